@@ -1,0 +1,2 @@
+//! cold-signer binary.
+fn main() {}

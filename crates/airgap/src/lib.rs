@@ -1,0 +1,1 @@
+//! airgap crate (work in progress).

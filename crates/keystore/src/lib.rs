@@ -1,0 +1,1 @@
+//! keystore crate (work in progress).

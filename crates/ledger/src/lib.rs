@@ -1,0 +1,1 @@
+//! ledger crate (work in progress).

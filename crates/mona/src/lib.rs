@@ -1,0 +1,1 @@
+//! mona crate (work in progress).

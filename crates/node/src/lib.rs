@@ -1,0 +1,1 @@
+//! node crate (work in progress).

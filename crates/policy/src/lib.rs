@@ -1,0 +1,1 @@
+//! policy crate (work in progress).

@@ -1,0 +1,1 @@
+//! simnode crate (work in progress).

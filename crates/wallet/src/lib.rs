@@ -1,0 +1,1 @@
+//! wallet crate (work in progress).

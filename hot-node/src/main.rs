@@ -1,0 +1,2 @@
+//! hot-node binary.
+fn main() {}
