@@ -1,1 +1,11 @@
-//! wallet crate (work in progress).
+//! Monacoin wallet logic without I/O: BIP39 seeds, BIP32 accounts for BIP44/49/84 (coin type 22
+//! on mainnet, 1 on test chains), address derivation and watch-only descriptors.
+//!
+//! Secrets (mnemonics, seeds, private keys) live in types that zeroize on drop and print
+//! `[redacted]` in `Debug`.
+
+pub mod account;
+pub mod seed;
+
+pub use account::{derive_path, Account, DerivedKey, Purpose, WatchOnlyAccount};
+pub use seed::{Mnemonic, MnemonicError, Seed, WordCount};
