@@ -1,0 +1,2 @@
+//! Call latency benchmark (filled in below).
+fn main() {}
