@@ -1,0 +1,1 @@
+//! The hot node engine (work in progress).
