@@ -5,7 +5,12 @@
 //! `[redacted]` in `Debug`.
 
 pub mod account;
+pub mod build;
 pub mod seed;
 
 pub use account::{derive_path, Account, DerivedKey, Purpose, WatchOnlyAccount};
 pub use seed::{Mnemonic, MnemonicError, Seed, WordCount};
+pub use build::{
+    build_fee_bump, build_payout, build_sweep, build_topup, BuiltTx, Coin, FeePolicy, Keychain,
+    Payment, TxSettings, WalletDestination,
+};
