@@ -269,6 +269,23 @@ fn decode_hex<T: encode::Decodable>(method: &str, hex: &str) -> Result<T, RpcErr
     })
 }
 
+/// The object the node returned must be the one asked for (its hash is recomputed locally).
+fn check_id<T: PartialEq + std::fmt::Display>(
+    method: &str,
+    asked: T,
+    got: T,
+) -> Result<(), RpcError> {
+    if asked == got {
+        Ok(())
+    } else {
+        Err(RpcError::InvalidResponse {
+            method: method.to_string(),
+            http_status: Some(200),
+            detail: format!("asked for {asked}, the returned data hashes to {got}"),
+        })
+    }
+}
+
 /// `Ok(None)` for a node error with `code`, the value otherwise.
 fn absent_on<T>(r: Result<T, RpcError>, code: i64) -> Result<Option<T>, RpcError> {
     match r {
@@ -510,7 +527,11 @@ impl NodeClient {
         let hex: Result<String, _> = self.typed("getblock", &[param(&hash)?, param(&0u8)?]).await;
         match absent_on(hex, RPC_INVALID_ADDRESS_OR_KEY)? {
             None => Ok(None),
-            Some(hex) => decode_hex("getblock", &hex).map(Some),
+            Some(hex) => {
+                let block: Block = decode_hex("getblock", &hex)?;
+                check_id("getblock", hash, block.block_hash())?;
+                Ok(Some(block))
+            }
         }
     }
 
@@ -544,7 +565,11 @@ impl NodeClient {
             .await;
         match absent_on(hex, RPC_INVALID_ADDRESS_OR_KEY)? {
             None => Ok(None),
-            Some(hex) => decode_hex("getblockheader", &hex).map(Some),
+            Some(hex) => {
+                let header: bitcoin::block::Header = decode_hex("getblockheader", &hex)?;
+                check_id("getblockheader", hash, header.block_hash())?;
+                Ok(Some(header))
+            }
         }
     }
 
@@ -572,7 +597,11 @@ impl NodeClient {
         let hex: Result<String, _> = self.typed("getrawtransaction", &params).await;
         match absent_on(hex, RPC_INVALID_ADDRESS_OR_KEY)? {
             None => Ok(None),
-            Some(hex) => decode_hex("getrawtransaction", &hex).map(Some),
+            Some(hex) => {
+                let tx: Transaction = decode_hex("getrawtransaction", &hex)?;
+                check_id("getrawtransaction", txid, tx.compute_txid())?;
+                Ok(Some(tx))
+            }
         }
     }
 

@@ -11,14 +11,9 @@ use serde_json::value::RawValue;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 
-/// The fixture folder: the repo's `fixtures/` copy once it exists, else this crate's copy.
+/// The recorded real-node fixtures, in the repo's `fixtures/` folder.
 pub fn fixture_dir() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let repo = manifest.join("../../fixtures/monacoind-0.20.3-regtest");
-    if repo.join("broadcast").is_dir() {
-        return repo;
-    }
-    manifest.join("tests/data/monacoind-0.20.3-regtest")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/monacoind-0.20.3-regtest")
 }
 
 #[derive(Deserialize)]
