@@ -211,3 +211,29 @@ impl LockedWallet {
 fn prefix(path: &Path, e: CliError) -> CliError {
     CliError::new(e.exit, format!("{}: {}", path.display(), e.message))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unlocked_wallet_debug_is_redacted() {
+        let mnemonic = Mnemonic::parse("all all all all all all all all all all all all").unwrap();
+        let seed = mnemonic.to_seed("");
+        let seed_hex: String = seed.as_bytes()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        let w = UnlockedWallet {
+            seed,
+            metadata: WalletMetadata {
+                kind: "bip39".into(),
+                network: Network::Regtest,
+                master_fingerprint: "5c9e228d".into(),
+            },
+        };
+        let d = format!("{w:?} {w:#?}");
+        assert!(d.contains("<redacted>") && d.contains("5c9e228d"), "{d}");
+        assert!(!d.contains(&seed_hex), "{d}");
+    }
+}
