@@ -52,7 +52,24 @@ fn num_kind(n: &str) -> String {
     }
 }
 
-fn shape(e: &Json, a: &Json, path: &str, errs: &mut Vec<String>) {
+const EXACT_KEYS: &[&str] = &[
+    "allowed",
+    "reject-reason",
+    "status",
+    "in_active_chain",
+    "bip125-replaceable",
+    "coinbase",
+    "confirmations",
+    "branchlen",
+    "ancestorcount",
+    "descendantcount",
+    "errors",
+    "chain",
+    "initialblockdownload",
+    "nTx",
+];
+
+fn shape(e: &Json, a: &Json, path: &str, exact: bool, errs: &mut Vec<String>) {
     match (e, a) {
         (Json::Obj(em), Json::Obj(am)) => {
             let ek: Vec<String> = em.iter().map(|(k, _)| norm(k)).collect();
@@ -62,12 +79,24 @@ fn shape(e: &Json, a: &Json, path: &str, errs: &mut Vec<String>) {
                 return;
             }
             for ((k, ev), (_, av)) in em.iter().zip(am) {
-                shape(ev, av, &format!("{path}.{}", norm(k)), errs);
+                // values that must be equal in an equivalent chain state, not just typed alike
+                if exact
+                    && EXACT_KEYS.contains(&k.as_str())
+                    && !matches!(ev, Json::Str(_) if k == "coinbase")
+                    && ev != av
+                {
+                    errs.push(format!(
+                        "{path}.{k}: {} != {}",
+                        ev.to_compact(),
+                        av.to_compact()
+                    ));
+                }
+                shape(ev, av, &format!("{path}.{}", norm(k)), exact, errs);
             }
         }
         (Json::Arr(ea), Json::Arr(aa)) => {
             for (i, (ev, av)) in ea.iter().zip(aa).enumerate() {
-                shape(ev, av, &format!("{path}[{i}]"), errs);
+                shape(ev, av, &format!("{path}[{i}]"), exact, errs);
             }
         }
         (Json::Num(x), Json::Num(y)) => {
@@ -116,10 +145,13 @@ fn replay(h: &SimNodeHandle, rel: &str, params: Option<Value>) -> Json {
         }
     }
     let mut errs = Vec::new();
+    // txindex/ was recorded at the final tip (121): depths differ from our state there
+    let exact = !rel.starts_with("txindex/");
     shape(
         want.get("result").unwrap(),
         actual.get("result").unwrap(),
         "result",
+        exact,
         &mut errs,
     );
     assert!(
