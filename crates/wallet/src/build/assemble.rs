@@ -260,7 +260,13 @@ pub(crate) fn assemble(
             });
         }
         if let Some(prev) = &coin.prev_tx {
-            pin.non_witness_utxo = Some((**prev).clone());
+            // Witnesses do not change the txid; Core 0.20 leaves them out too, and every byte
+            // counts when the PSBT crosses the air gap as QR frames.
+            let mut prev = (**prev).clone();
+            for txin in &mut prev.input {
+                txin.witness = Witness::new();
+            }
+            pin.non_witness_utxo = Some(prev);
         }
         pin.redeem_script = key.redeem_script.clone();
         pin.bip32_derivation

@@ -132,6 +132,9 @@ pub fn replacement_fee_ok(
 
 /// Builds an RBF replacement of `req.original` paying at least `req.fee_rate`, adding coins from
 /// `extra_coins` only if its own inputs cannot pay.
+///
+/// In the result, payment `i` (see `BuiltTx::payment_vouts`) is the original's `i`-th output
+/// that is not `change_vout`.
 pub fn build_fee_bump(
     extra_coins: &[Coin],
     accounts: &[WatchOnlyAccount],

@@ -3,7 +3,8 @@
 //!
 //! Every builder returns an unsigned BIP174 v0 [`Psbt`] carrying what one signing code path needs
 //! for hot and cold alike: `witness_utxo` for segwit inputs, `non_witness_utxo` (the full previous
-//! transaction) wherever it is known and always for P2PKH and top-up inputs, `redeem_script` for
+//! transaction, witnesses stripped as Core 0.20 does: same txid, fewer bytes) wherever it is known
+//! and always for P2PKH and top-up inputs, `redeem_script` for
 //! P2SH-P2WPKH, and BIP32 derivations (master fingerprint + full path) for every input key, the
 //! change output and any output to one of our own accounts.
 //!

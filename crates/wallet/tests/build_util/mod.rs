@@ -243,3 +243,77 @@ pub fn verify(tx: &Transaction, spent: &HashMap<OutPoint, TxOut>) {
 pub fn output_total(tx: &Transaction) -> u64 {
     tx.output.iter().map(|o| o.value.to_sat()).sum()
 }
+
+/// A recorded PSBT case of the real node (`fixtures/txbuild/psbt/NAME`).
+pub struct FixtureCase {
+    /// The coins spent, with their full previous transactions.
+    pub coins: Vec<Coin>,
+    /// Core's unsigned PSBT (`walletcreatefundedpsbt`).
+    pub core_psbt: Psbt,
+    /// Core's final signed transaction.
+    pub final_tx: Transaction,
+}
+
+pub fn fixture_path(rel: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../fixtures/txbuild")
+        .join(rel)
+}
+
+pub fn read_json(rel: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(fixture_path(rel)).unwrap()).unwrap()
+}
+
+pub fn load_fixture(name: &str) -> FixtureCase {
+    use bitcoin::consensus::encode::deserialize_hex;
+    use std::str::FromStr;
+    let utxos = read_json(&format!("psbt/{name}/utxos.json"));
+    let coins = utxos["inputs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            let prev: Transaction = deserialize_hex(u["prev_tx_hex"].as_str().unwrap()).unwrap();
+            let path =
+                bitcoin::bip32::DerivationPath::from_str(u["path"].as_str().unwrap()).unwrap();
+            let steps: Vec<u32> = path
+                .as_ref()
+                .iter()
+                .map(|c| match c {
+                    bitcoin::bip32::ChildNumber::Normal { index } => *index,
+                    bitcoin::bip32::ChildNumber::Hardened { index } => *index,
+                })
+                .collect();
+            let script_type = match u["type"].as_str().unwrap() {
+                "wpkh" => ScriptType::Wpkh,
+                "sh-wpkh" => ScriptType::ShWpkh,
+                _ => ScriptType::Pkh,
+            };
+            let vout = u["vout"].as_u64().unwrap() as u32;
+            Coin {
+                outpoint: OutPoint {
+                    txid: u["txid"].as_str().unwrap().parse().unwrap(),
+                    vout,
+                },
+                value: Amount::from_wat(u["amount_sat"].as_u64().unwrap()).unwrap(),
+                script_pubkey: prev.output[vout as usize].script_pubkey.clone(),
+                script_type,
+                keychain: Keychain::from_chain(steps[3]).unwrap(),
+                index: steps[4],
+                confirmation_height: Some(121),
+                prev_tx: Some(Arc::new(prev)),
+            }
+        })
+        .collect();
+    let b64 = std::fs::read_to_string(fixture_path(&format!(
+        "psbt/{name}/unsigned.psbt.base64.txt"
+    )))
+    .unwrap();
+    let core_psbt = Psbt::from_str(b64.trim()).unwrap();
+    let hex = std::fs::read_to_string(fixture_path(&format!("psbt/{name}/final-tx.hex"))).unwrap();
+    FixtureCase {
+        coins,
+        core_psbt,
+        final_tx: deserialize_hex(hex.trim()).unwrap(),
+    }
+}
