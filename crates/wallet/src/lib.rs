@@ -6,9 +6,13 @@
 
 pub mod account;
 pub mod build;
+pub mod finalize;
+pub mod psbt;
 pub mod seed;
+pub mod sign;
 
 pub use account::{derive_path, Account, DerivedKey, Purpose, WatchOnlyAccount};
+pub use psbt::{Approved, Confirmation, OurKeys, Parsed, Reviewed, Signed, SigningKeys};
 pub use seed::{Mnemonic, MnemonicError, Seed, WordCount};
 pub use build::{
     build_fee_bump, build_payout, build_sweep, build_topup, BuiltTx, Coin, FeePolicy, Keychain,
