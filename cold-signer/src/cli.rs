@@ -14,7 +14,7 @@ use crate::exit::{CliError, EXIT_CODES_HELP};
 #[derive(Debug, Parser)]
 #[command(name = "cold-signer", version, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
-    /// Monacoin network.
+    /// Monacoin network: mainnet, testnet or regtest.
     #[arg(long, global = true, default_value = "mainnet", value_parser = parse_network)]
     pub network: Network,
     /// Machine-readable JSON output on stdout.
@@ -43,13 +43,17 @@ pub enum Command {
     Init(cmd::seed::InitArgs),
     /// Create a wallet from an existing mnemonic.
     Restore(cmd::seed::RestoreArgs),
-    /// Print the watch-only description (fingerprint, xpubs, descriptors) as JSON.
+    /// The watch-only description (fingerprint, xpubs, descriptors): JSON in --out F or with --json.
     Export(cmd::seed::ExportArgs),
     /// Derive the address, public key and xpubs at a BIP32 path of a mnemonic.
     Derive(cmd::derive::DeriveArgs),
     /// Address tools.
     #[command(subcommand)]
     Address(cmd::address::AddressCommand),
+    /// Review a PSBT under a policy: warnings, outputs with their class, fee, total.
+    Inspect(cmd::review::InspectArgs),
+    /// Review a PSBT under the signer's policy, confirm, sign, finalize when complete.
+    Sign(cmd::review::SignArgs),
 }
 
 /// Runs the parsed command.
@@ -61,5 +65,7 @@ pub fn dispatch(cli: &Cli) -> Result<(), CliError> {
         Command::Export(args) => cmd::seed::export(network, json, args),
         Command::Derive(args) => cmd::derive::run(network, json, args),
         Command::Address(sub) => cmd::address::run(network, json, sub),
+        Command::Inspect(args) => cmd::review::inspect(network, json, args),
+        Command::Sign(args) => cmd::review::sign(network, json, args),
     }
 }
