@@ -14,6 +14,29 @@
 //!
 //! Amounts are `u64` watanabe (fields end in `_wat`); decimal MONA strings are the daemon's
 //! business (`mona::Amount`).
+//!
+//! # How the daemon drives it
+//! ```text
+//! open:      let ledger = SqliteLedger::open(datadir.join("ledger.db"))?;   // migrates
+//! restart:   for e in ledger.pending_effects()? { perform(e) }              // re-send same bytes
+//! intake:    ledger.request_withdrawal(&req)?  -> Created 201 | Replay 200 | Conflict 409
+//!            ledger.redeem_voucher(&CodeHash::of_code(code), &dest)? -> Created | Replay | Conflict | NotFound
+//!            (from tokio: spawn_blocking, or request_withdrawal_pending(..) then .wait())
+//! batch:     queued_withdrawals(n) + spendable_coins() -> select, build, SIGN
+//!            -> commit_payout(&PayoutCommit{..})?  -> [Broadcast]   (committed before any send)
+//! effects:   Broadcast{txid, raw_tx, attempt}: sleep backoff_ms(attempt), sendrawtransaction,
+//!            classify the answer into SendOutcome, then record_send_attempt(txid, outcome)?
+//!            -> more effects (retry same bytes / Investigate / Alert). Crash anywhere: the
+//!            committed state and pending_effects() say exactly what to do next.
+//! Investigate: find who spent the inputs; our own tx -> it shows up in a block (sync);
+//!            a stranger -> mark_conflicting_spend(txid, Some(spender)) (stuck + frozen).
+//! sync:      block_connected(&BlockUpdate{..}) per block; on a reorg, block_disconnected(tip)
+//!            down to the fork point first (compare block_hash_at(h) with the node's).
+//! fee bump:  build a replacement spending >= 1 same input, paying the same withdrawals,
+//!            replace_payout(&old_txid, &commit)? -> [Broadcast new].
+//! float:     freeze/unfreeze, balances(), open_topup/close_topup, append_audit, verify_audit.
+//! ```
+//! A store method returning `Err` changed nothing; `StoreError` means retrying is safe.
 
 pub mod audit;
 #[cfg(feature = "conformance")]

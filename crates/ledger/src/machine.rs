@@ -183,6 +183,15 @@ pub struct Payout {
 }
 
 /// What the node answered to one `sendrawtransaction` (the daemon classifies the answer).
+///
+/// Suggested mapping of monacoind 0.20.3 answers (see `fixtures/monacoind-0.20.3-regtest/broadcast`):
+/// HTTP 200 + txid -> `Accepted` (also for a resend while in the mempool); -27 `Transaction
+/// already in block chain` -> `AlreadyKnown`; -26 `txn-mempool-conflict`, `insufficient fee` of
+/// an RBF attempt -> `Conflict`; -25 `bad-txns-inputs-missingorspent` / `Missing inputs` ->
+/// `MissingInputs`; -26 `too-long-mempool-chain`, `mempool min fee not met` and any timeout,
+/// HTTP 503, connection reset or -28 warm-up -> `Transient`; -26/-25 script or consensus
+/// failures (`mandatory-script-verify-flag-failed`, `dust`, `non-final`, `bad-txns-*`) and
+/// -22 decode errors -> `Invalid` (our own bytes are wrong: an operator must look).
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum SendOutcome {
