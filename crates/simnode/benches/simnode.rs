@@ -100,7 +100,7 @@ fn p2wpkh_validation(c: &mut Criterion) {
     let prev = node.utxo(&big).expect("funded");
     let outs: Vec<TxOut> = (0..INPUTS)
         .map(|_| TxOut {
-            value: Amount::from_sat(10_000_000),
+            value: Amount::from_sat(19_990_000),
             script_pubkey: spk.clone(),
         })
         .collect();
@@ -132,7 +132,7 @@ fn p2wpkh_validation(c: &mut Criterion) {
             })
             .collect(),
         output: vec![TxOut {
-            value: Amount::from_sat(INPUTS as u64 * 10_000_000 - 2_000_000),
+            value: Amount::from_sat(INPUTS as u64 * 19_990_000 - 2_000_000),
             script_pubkey: spk.clone(),
         }],
     };
