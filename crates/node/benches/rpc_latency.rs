@@ -49,26 +49,21 @@ fn big_block() -> Block {
     }
 }
 
-/// Serves `body` (as a JSON-RPC result with id 1) to every connection, like the node.
+/// Serves `{"result":<result_json>,"error":null,"id":<request id>}` to every connection, like
+/// the node (status line and headers as recorded, connection closed after the answer).
 async fn fixed_server(result_json: String) -> String {
-    let body = format!("{{\"result\":{result_json},\"error\":null,\"id\":1}}\n");
-    let resp = format!(
-        "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-        body.len()
-    )
-    .into_bytes();
+    let prefix = std::sync::Arc::new(format!("{{\"result\":{result_json},\"error\":null,\"id\":"));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let resp = std::sync::Arc::new(resp);
     tokio::spawn(async move {
         loop {
             let (mut sock, _) = listener.accept().await.unwrap();
             let _ = sock.set_nodelay(true);
-            let resp = resp.clone();
+            let prefix = prefix.clone();
             tokio::spawn(async move {
                 let mut buf = vec![0u8; 8192];
                 let mut got = Vec::new();
-                loop {
+                let body_start = loop {
                     let n = sock.read(&mut buf).await.unwrap_or(0);
                     if n == 0 {
                         return;
@@ -82,11 +77,22 @@ async fn fixed_server(result_json: String) -> String {
                             .and_then(|v| v.trim().parse().ok())
                             .unwrap_or(0);
                         if got.len() >= end + 4 + len {
-                            break;
+                            break end + 4;
                         }
                     }
-                }
-                let _ = sock.write_all(&resp).await;
+                };
+                let id = serde_json::from_slice::<serde_json::Value>(&got[body_start..])
+                    .ok()
+                    .and_then(|v| v.get("id").cloned())
+                    .unwrap_or_default();
+                let suffix = format!("{id}}}\n");
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
+                    prefix.len() + suffix.len()
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(prefix.as_bytes()).await;
+                let _ = sock.write_all(suffix.as_bytes()).await;
                 let _ = sock.shutdown().await;
             });
         }
@@ -135,6 +141,30 @@ fn bench(c: &mut Criterion) {
     });
     g.throughput(Throughput::Bytes(hex.len() as u64));
     g.sample_size(30);
+    let params = [
+        mona_node::RawValue::from_string(format!("\"{hash}\"")).unwrap(),
+        mona_node::RawValue::from_string("0".into()).unwrap(),
+    ];
+    g.bench_function("fixed/getblock_1MB_transport_only", |b| {
+        b.iter(|| {
+            black_box(
+                rt.block_on(fixed_block.call_raw("getblock", &params))
+                    .unwrap(),
+            )
+        })
+    });
+    g.bench_function("decode_only/getblock_1MB", |b| {
+        let body = format!("{{\"result\":\"{hex}\",\"error\":null,\"id\":1}}\n");
+        b.iter(|| {
+            #[derive(serde::Deserialize)]
+            struct E {
+                result: String,
+            }
+            let e: E = serde_json::from_str(&body).unwrap();
+            let blk: Block = bitcoin::consensus::encode::deserialize_hex(&e.result).unwrap();
+            black_box(blk.txdata.len())
+        })
+    });
     g.bench_function("fixed/getblock_raw_1MB", |b| {
         b.iter(|| {
             let got = rt.block_on(fixed_block.get_block(hash)).unwrap().unwrap();
