@@ -140,7 +140,7 @@ pub enum RpcError {
         limit: usize,
     },
     /// The node is on another chain than the configured network.
-    #[error("wrong chain: the node's genesis block is {found}, but {network}'s is {expected}; point the client at a {network} node")]
+    #[error("wrong chain: the node's genesis block is {found}, but Monacoin {network}'s is {expected}; point the client at a Monacoin {network} node")]
     WrongChain {
         /// The configured network.
         network: Network,
