@@ -10,6 +10,23 @@
 //!   or look at the node's answer (rejected).
 //! * [`BroadcastOutcome`] is what the payout machinery acts on after `sendrawtransaction`.
 //!
+//! ```no_run
+//! # async fn demo(raw_tx: Vec<u8>) -> Result<(), mona_node::RpcError> {
+//! use mona_node::{Auth, BroadcastOutcome, NodeClient, NodeConfig};
+//! let config = NodeConfig::new("http://127.0.0.1:19443/", Auth::cookie_file("/data/regtest/.cookie"))?
+//!     .with_timeout_ms(10_000);
+//! let node = NodeClient::new(config);
+//! node.check_chain(mona::Network::Regtest).await?; // refuse to start on another chain
+//! match node.broadcast_raw(&raw_tx, None).await {
+//!     o if o.is_success() => { /* in the mempool or the chain */ }
+//!     o if o.needs_investigation() => { /* look for our own tx before deciding */ }
+//!     o if o.should_retry_same_bytes() => { /* retry these exact bytes later */ }
+//!     BroadcastOutcome::PermanentlyRejected { reason, message } => { /* alert, freeze */ }
+//!     _ => { /* configuration: stop */ }
+//! }
+//! # Ok(()) }
+//! ```
+//!
 //! Invariant: money read from the node is parsed from the exact decimal text into
 //! [`mona::Amount`] / [`mona::FeeRate`]; no float touches it.
 
