@@ -282,22 +282,34 @@ pub fn select_coins(
         .ok_or(SelectionError::AmountOverflow)?;
     let slots = params.max_inputs - presel.len();
 
+    // Per-type constants, hoisted out of the 100,000-coin loop.
+    let type_slot = |t: ScriptType| match t {
+        ScriptType::Wpkh => 0,
+        ScriptType::ShWpkh => 1,
+        ScriptType::Pkh => 2,
+    };
+    let all_types = [ScriptType::Wpkh, ScriptType::ShWpkh, ScriptType::Pkh];
+    let dust_of = all_types.map(|t| params.dust.coin_threshold(t).to_wat());
+    let spend_of = all_types.map(|t| fee_for_weight(rate, vsize::input_weight(t)));
     let mut pool: Vec<Candidate> = Vec::with_capacity(candidates.len());
     for (i, c) in candidates.iter().enumerate() {
-        if c.value < params.dust.coin_threshold(c.script_type)
+        let slot = type_slot(c.script_type);
+        let value = c.value.to_wat();
+        if value < dust_of[slot]
+            || value <= spend_of[slot]
             || c.confirmations(params.tip_height) < params.min_confirmations
             || (params.exclude)(c)
             || (!presel_set.is_empty() && presel_set.contains(&c.outpoint))
         {
             continue;
         }
-        let spend = fee_for_weight(rate, vsize::input_weight(c.script_type));
-        let Some(effective) = c.value.to_wat().checked_sub(spend).filter(|e| *e > 0) else {
-            continue;
-        };
         let Ok(index) = u32::try_from(i) else { break };
-        pool.push(Candidate { effective, index });
+        pool.push(Candidate {
+            effective: value - spend_of[slot],
+            index,
+        });
     }
+    // Outpoints are only looked at to break ties, so the sort stays on the small candidates.
     pool.sort_unstable_by(|a, b| {
         Reverse(a.effective)
             .cmp(&Reverse(b.effective))
@@ -310,8 +322,12 @@ pub fn select_coins(
             })
             .then_with(|| a.index.cmp(&b.index))
     });
-    // A duplicate outpoint with the same value sorts next to its twin.
+    // A duplicate outpoint with the same value sorts next to its twin (a twin with another value
+    // is caught in the selection itself).
     for w in pool.windows(2) {
+        if w[0].effective != w[1].effective {
+            continue;
+        }
         let (a, b) = (
             &candidates[w[0].index as usize],
             &candidates[w[1].index as usize],
