@@ -19,9 +19,11 @@
 //!
 //! Defaults: `m_cost = 262144 KiB (256 MiB), t_cost = 4, p_cost = 1`. Measured on the
 //! development machine (2-vCPU Intel Xeon VM, rustc 1.95, `cargo bench -p mona-keystore --bench
-//! unlock`, an optimized build): one unlock (KDF + decrypt) takes 0.82-0.92 s (5 samples, while
-//! other builds shared the CPU); 3 passes measured 0.62-0.65 s, too close to the 0.5 s floor on
-//! a quieter or faster machine. Run the `unlock` bench for the figure on your hardware.
+//! unlock`, an optimized build): one unlock (KDF + decrypt) takes 0.82-0.92 s wall (5 samples,
+//! load average ~2) and about 0.88 s of CPU time (user+sys of the bench process / 6 KDF runs,
+//! which does not depend on other load); 3 passes measured 0.62-0.65 s, too close to the 0.5 s
+//! floor on a quieter or faster machine. It peaks at ~260 MiB of RSS. Run the `unlock` bench
+//! for the figure on your hardware.
 //!
 //! # Telling tampering from a wrong passphrase
 //! A SHA-256 checksum of the fixed header and one of the whole file are checked before the key
