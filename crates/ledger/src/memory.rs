@@ -278,6 +278,37 @@ impl State {
         Ok(effects)
     }
 
+    /// `old` first, then every payout linked to it by `replaces`/`replaced_by` edges (either
+    /// direction, transitively), by txid.
+    fn family(&self, old: &PayoutTx) -> Vec<PayoutTx> {
+        let mut seen = std::collections::BTreeSet::from([old.txid]);
+        let mut todo = vec![old.txid];
+        while let Some(t) = todo.pop() {
+            let Some(p) = self.payouts.get(&t) else {
+                continue;
+            };
+            let mut next: Vec<Txid> = p.replaces.into_iter().chain(p.replaced_by).collect();
+            next.extend(
+                self.payouts
+                    .values()
+                    .filter(|q| q.replaces == Some(t) || q.replaced_by == Some(t))
+                    .map(|q| q.txid),
+            );
+            for n in next {
+                if seen.insert(n) {
+                    todo.push(n);
+                }
+            }
+        }
+        let mut out = vec![old.clone()];
+        out.extend(
+            seen.iter()
+                .filter(|t| **t != old.txid)
+                .filter_map(|t| self.payouts.get(t).cloned()),
+        );
+        out
+    }
+
     fn release_replaced_by(&mut self, winner: Txid) {
         let mut winners = vec![winner];
         while let Some(w) = winners.pop() {
@@ -577,6 +608,7 @@ impl Ledger for MemoryLedger {
                 .map(|id| s.withdrawals.get(id).map(|w| s.view(w)))
                 .collect();
             check_commit_against(c, &tx, &coins, &ws, Some(&old_tx))?;
+            check_replacement_family(c, &s.family(&old_tx))?;
             if let Some(coin) = s
                 .coins
                 .values()

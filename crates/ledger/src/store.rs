@@ -519,6 +519,23 @@ pub(crate) fn check_commit_against(
     Ok(())
 }
 
+/// Checks that a replacement spends at least one input of EVERY other transaction of its
+/// family (`family`: the payout being replaced and every payout linked to it, transitively, by
+/// a `replaces` or `replaced_by` edge), so that at most one of them can ever confirm. Sharing
+/// an input with the replaced payout alone is not enough: after A -> B -> C, a C that shares an
+/// input with B but none with A could confirm together with A.
+pub(crate) fn check_replacement_family(
+    c: &PayoutCommit,
+    family: &[PayoutTx],
+) -> Result<(), CommitError> {
+    for m in family {
+        if !c.inputs.iter().any(|i| m.inputs.contains(i)) {
+            return Err(CommitError::NoSharedInput(m.txid));
+        }
+    }
+    Ok(())
+}
+
 /// Key/value detail string for audit rows (`k=v` separated by spaces).
 pub(crate) fn detail(pairs: &[(&str, &dyn std::fmt::Display)]) -> String {
     let mut s = String::new();

@@ -15,12 +15,12 @@ fn migrates_an_empty_db_and_reopens_idempotently() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let l = open(&dir);
-        assert_eq!(l.schema_version().expect("version"), 1);
+        assert_eq!(l.schema_version().expect("version"), 2);
         l.request_withdrawal(&wreq("a", 1, 10)).expect("request");
     }
     for _ in 0..3 {
         let l = open(&dir);
-        assert_eq!(l.schema_version().expect("version"), 1);
+        assert_eq!(l.schema_version().expect("version"), 2);
         assert_eq!(
             l.queued_withdrawals(10).expect("q").len(),
             1,
@@ -36,7 +36,7 @@ fn migrates_an_empty_db_and_reopens_idempotently() {
     let versions: i64 = c
         .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
         .expect("n");
-    assert_eq!(versions, 1, "each migration recorded once");
+    assert_eq!(versions, 2, "each migration recorded once");
     // STRICT tables refuse wrongly typed values.
     let bad = c.execute(
         "INSERT INTO withdrawals (id, source, address, script_pubkey, amount_wat, state, created_at) \

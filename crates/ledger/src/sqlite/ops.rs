@@ -430,6 +430,9 @@ pub(crate) fn commit_payout(
         .collect::<Result<Vec<_>, _>>()?;
     check_commit_against(p, tx, &coins, &ws, old.as_ref())?;
     if let Some(old) = &old {
+        check_replacement_family(p, &family(c, old)?)?;
+    }
+    if let Some(old) = &old {
         let busy: Option<(Vec<u8>, i64)> = c
             .prepare_cached(
                 "SELECT c.txid, c.vout FROM coins c JOIN reservations r ON r.txid = c.txid AND r.vout = c.vout \
@@ -533,6 +536,29 @@ pub(crate) fn commit_payout(
         relink(c, &o, &p.txid)?;
     }
     Ok(effects)
+}
+
+/// `old` first, then every payout linked to it by `replaces`/`replaced_by` edges (either
+/// direction, transitively), by txid.
+fn family(c: &Connection, old: &PayoutTx) -> Result<Vec<PayoutTx>, StoreError> {
+    let mut seen = std::collections::BTreeSet::from([old.txid]);
+    let mut todo = vec![old.txid];
+    while let Some(t) = todo.pop() {
+        let mut next = txids_where(
+            c,
+            "SELECT txid FROM payout_txs WHERE replaces = ?1 OR replaced_by = ?1 \
+             UNION SELECT replaces FROM payout_txs WHERE txid = ?1 AND replaces IS NOT NULL \
+             UNION SELECT replaced_by FROM payout_txs WHERE txid = ?1 AND replaced_by IS NOT NULL",
+            &[&b(&t)],
+        )?;
+        next.retain(|n| seen.insert(*n));
+        todo.extend(next);
+    }
+    let mut out = vec![old.clone()];
+    for t in seen.iter().filter(|t| **t != old.txid) {
+        out.push(read::payout(c, t)?.ok_or_else(|| read::corrupt("family member vanished"))?);
+    }
+    Ok(out)
 }
 
 fn relink(c: &Connection, from: &Txid, to: &Txid) -> Result<(), StoreError> {

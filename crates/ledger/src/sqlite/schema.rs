@@ -8,7 +8,13 @@ use crate::store::StoreError;
 use rusqlite::Connection;
 
 /// Migration scripts; index 0 is version 1. Never edit a released one: append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[V1];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+
+/// Reverse edges of fee-bump families (a replacement must conflict with the whole family).
+const V2: &str = r#"
+CREATE INDEX payout_txs_replaces ON payout_txs(replaces);
+CREATE INDEX payout_txs_replaced_by ON payout_txs(replaced_by);
+"#;
 
 const V1: &str = r#"
 CREATE TABLE payout_txs (

@@ -1,0 +1,148 @@
+//! Regression tests from the adversarial review of the ledger: each one reproduces a concrete
+//! way an invariant could break, on both backends.
+
+use mona_ledger::conformance::{fund, next_block, payout_commit, wreq};
+use mona_ledger::*;
+
+/// Runs `check` on a fresh memory ledger and a fresh SQLite ledger.
+fn both(check: fn(&dyn Ledger)) {
+    check(&MemoryLedger::new());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let l = SqliteLedger::open(dir.path().join("ledger.db")).expect("open");
+    check(&l);
+    l.verify_audit().expect("audit chain intact");
+}
+
+fn not_double_paid(l: &dyn Ledger, ids: &[&str]) {
+    // Every live (could-still-confirm) payout of one family must share an input with every
+    // other one, so at most one of them can ever confirm.
+    let live = l
+        .payouts_in_states(&[
+            PayoutState::Signed,
+            PayoutState::Broadcast,
+            PayoutState::Confirmed,
+            PayoutState::Final,
+            PayoutState::ReplacedBy,
+            PayoutState::Stuck,
+        ])
+        .expect("payouts");
+    for id in ids {
+        let fam: Vec<&PayoutTx> = live
+            .iter()
+            .filter(|p| p.withdrawal_ids.iter().any(|w| w == id))
+            .collect();
+        for a in &fam {
+            for b in &fam {
+                if a.txid != b.txid {
+                    assert!(
+                        a.inputs.iter().any(|i| b.inputs.contains(i)),
+                        "payouts {} and {} both pay {id} and share no input: both can confirm",
+                        a.txid,
+                        b.txid
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A -> B -> C where C shares an input with B but none with A: A (still in mempools, or simply
+/// mined first) and C can both confirm, paying the withdrawal twice.
+fn bump_of_a_bump_must_conflict_with_the_original(l: &dyn Ledger) {
+    let coins = fund(l, &[100_000, 40_000, 40_000]);
+    let (x, y, z) = (coins[0], coins[1], coins[2]);
+    l.request_withdrawal(&wreq("a", 1, 30_000)).expect("a");
+    let a = payout_commit(&[(x, 100_000)], &[("a", 1, 30_000)], 69_000, 5);
+    l.commit_payout(&a).expect("commit a");
+    l.record_send_attempt(
+        &a.txid,
+        &SendOutcome::Transient {
+            reason: "timeout".into(),
+        },
+    )
+    .expect("sent a");
+    let b = payout_commit(
+        &[(x, 100_000), (y, 40_000)],
+        &[("a", 1, 30_000)],
+        108_000,
+        6,
+    );
+    l.replace_payout(&a.txid, &b).expect("bump a -> b");
+    let c = payout_commit(&[(y, 40_000), (z, 40_000)], &[("a", 1, 30_000)], 49_000, 7);
+    let r = l.replace_payout(&b.txid, &c);
+    assert!(
+        matches!(r, Err(CommitError::NoSharedInput(t)) if t == a.txid),
+        "a replacement sharing no input with the original must be refused: {r:?}"
+    );
+    not_double_paid(l, &["a"]);
+    // And what would have happened: the original confirms; nothing may stay queued to send.
+    let mut u = next_block(l, 0);
+    u.txids = vec![a.txid];
+    u.spends = vec![(x, a.txid)];
+    u.new_coins = a.change.clone();
+    l.block_connected(&u).expect("original confirms");
+    let w = l.withdrawal("a").expect("r").expect("a");
+    assert_eq!((w.state, w.txid), (PayoutState::Confirmed, Some(a.txid)));
+    assert!(
+        l.pending_effects().expect("p").is_empty(),
+        "a second payment of 'a' is still being broadcast"
+    );
+}
+
+#[test]
+fn bump_of_a_bump_must_conflict_with_the_original_test() {
+    both(bump_of_a_bump_must_conflict_with_the_original);
+}
+
+/// A -> B (shares x); A confirms, so B is superseded by A; a reorg takes A out; bumping A with
+/// C that shares an input with A only (not with B) lets B and C both confirm.
+fn bump_after_reorg_must_conflict_with_the_superseded_bump(l: &dyn Ledger) {
+    let coins = fund(l, &[100_000, 40_000, 40_000, 40_000]);
+    let (x, y, z, w) = (coins[0], coins[1], coins[2], coins[3]);
+    l.request_withdrawal(&wreq("a", 1, 30_000)).expect("a");
+    let a = payout_commit(
+        &[(x, 100_000), (z, 40_000)],
+        &[("a", 1, 30_000)],
+        109_000,
+        5,
+    );
+    l.commit_payout(&a).expect("commit a");
+    l.record_send_attempt(&a.txid, &SendOutcome::Accepted)
+        .expect("sent a");
+    let b = payout_commit(
+        &[(x, 100_000), (y, 40_000)],
+        &[("a", 1, 30_000)],
+        108_000,
+        6,
+    );
+    l.replace_payout(&a.txid, &b).expect("bump a -> b");
+    // The original wins the race into a block.
+    let mut u = next_block(l, 0);
+    u.txids = vec![a.txid];
+    u.spends = vec![(x, a.txid), (z, a.txid)];
+    u.new_coins = a.change.clone();
+    l.block_connected(&u).expect("a confirms");
+    assert_eq!(
+        l.payout(&b.txid).expect("r").expect("b").state,
+        PayoutState::ReplacedBy
+    );
+    // Reorg: a goes back to the mempool.
+    l.block_disconnected(&u.block).expect("reorg");
+    assert_eq!(
+        l.payout(&a.txid).expect("r").expect("a").state,
+        PayoutState::Broadcast
+    );
+    // Fee-bump a again, sharing only z with it: b (x, y) and c (z, w) do not conflict.
+    let c = payout_commit(&[(z, 40_000), (w, 40_000)], &[("a", 1, 30_000)], 49_000, 7);
+    let r = l.replace_payout(&a.txid, &c);
+    assert!(
+        matches!(r, Err(CommitError::NoSharedInput(t)) if t == b.txid),
+        "a replacement sharing no input with an earlier version must be refused: {r:?}"
+    );
+    not_double_paid(l, &["a"]);
+}
+
+#[test]
+fn bump_after_reorg_must_conflict_with_the_superseded_bump_test() {
+    both(bump_after_reorg_must_conflict_with_the_superseded_bump);
+}
