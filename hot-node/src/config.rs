@@ -799,6 +799,24 @@ mod tests {
         assert_eq!(f.to_string(), "0.1");
     }
 
+    proptest::proptest! {
+        #[test]
+        fn fraction_display_round_trips(ppm in 0u32..=1_000_000) {
+            let f = Fraction::from_ppm(ppm).unwrap();
+            proptest::prop_assert_eq!(f.to_string().parse::<Fraction>().unwrap(), f);
+        }
+
+        #[test]
+        fn fraction_parse_never_panics(s in "\\PC{0,20}") {
+            let _ = s.parse::<Fraction>();
+        }
+
+        #[test]
+        fn arbitrary_toml_never_panics(s in "\\PC{0,200}") {
+            let _ = Config::from_toml_str(&s, "fuzz");
+        }
+    }
+
     #[test]
     fn effective_cap_is_the_smaller() {
         let p = PolicySection::defaults();

@@ -190,6 +190,15 @@ mod tests {
         assert!(!ct_eq(b"abc", b"ab"));
     }
 
+    proptest::proptest! {
+        #[test]
+        fn token_match_never_panics(s in "\\PC{0,80}") {
+            let t = ApiToken::generate();
+            proptest::prop_assert!(!t.matches(&s) || s == t.to_hex().as_str());
+            let _ = ApiToken::from_hex(&s);
+        }
+    }
+
     #[test]
     fn token_round_trip_and_match() {
         let t = ApiToken::generate();
