@@ -132,11 +132,19 @@ impl State {
 
     fn coin_view(&self, op: &OutPoint) -> Option<CoinView> {
         let coin = self.coins.get(op)?.clone();
-        let creator_live = coin
-            .created_by
-            .and_then(|t| self.payouts.get(&t))
-            .is_some_and(|p| is_live(p.state));
+        let creator_live = coin.created_by.is_some_and(|t| self.change_spendable(&t));
         Some(CoinView { coin, creator_live })
+    }
+
+    /// [`change_is_spendable`] for the payout `t`.
+    fn change_spendable(&self, t: &Txid) -> bool {
+        let edges = self
+            .payouts
+            .values()
+            .any(|q| q.replaces == Some(*t) || q.replaced_by == Some(*t));
+        self.payouts
+            .get(t)
+            .is_some_and(|p| change_is_spendable(p, edges))
     }
 
     fn apply_payout(
@@ -1016,10 +1024,7 @@ impl Ledger for MemoryLedger {
                     && c.spent_by.is_none()
                     && c.reserved_by.is_none()
                     && !c.is_dust
-                    && (c.height.is_some()
-                        || c.created_by
-                            .and_then(|t| s.payouts.get(&t))
-                            .is_some_and(|p| is_live(p.state)))
+                    && (c.height.is_some() || c.created_by.is_some_and(|t| s.change_spendable(&t)))
             })
             .cloned()
             .collect())

@@ -316,7 +316,7 @@ pub trait Ledger: Send + Sync {
     /// A coin by outpoint.
     fn coin(&self, outpoint: &OutPoint) -> Result<Option<Coin>, StoreError>;
     /// Hot coins a new payout may spend: unspent, unreserved, not dust, confirmed or change of
-    /// our own live payout; ordered by outpoint.
+    /// our own live payout that has no fee-bump family; ordered by outpoint.
     fn spendable_coins(&self) -> Result<Vec<Coin>, StoreError>;
     /// Sums for reconciliation.
     fn balances(&self) -> Result<Balances, StoreError>;
@@ -412,7 +412,7 @@ pub(crate) fn check_commit_shape(c: &PayoutCommit) -> Result<Transaction, Commit
 }
 
 /// A coin as the checks need it: the stored coin and whether the payout that created it (if
-/// any) is still live (`signed`/`broadcast`/`confirmed`/`final`).
+/// any) makes its unconfirmed change safe to spend (see [`change_is_spendable`]).
 pub(crate) struct CoinView {
     pub coin: Coin,
     pub creator_live: bool,
@@ -558,7 +558,16 @@ pub(crate) fn now_unix() -> i64 {
         .unwrap_or(0)
 }
 
-/// Whether a payout state keeps its inputs/outputs alive (its change may be spent).
+/// Whether the unconfirmed change of payout `p` may be spent by another payout: `p` is live and
+/// has no fee-bump family (it replaces nothing and nothing replaced or lost to it). The change
+/// of a transaction with a family may never exist: if another member confirms instead, a payout
+/// spending that change can never confirm and can never be replaced (its input is gone).
+/// `family_edges`: whether any other payout has `replaces` or `replaced_by` equal to `p`.
+pub(crate) fn change_is_spendable(p: &PayoutTx, family_edges: bool) -> bool {
+    is_live(p.state) && p.replaces.is_none() && !family_edges
+}
+
+/// Whether a payout state keeps its inputs/outputs alive.
 pub(crate) fn is_live(state: PayoutState) -> bool {
     matches!(
         state,

@@ -146,3 +146,57 @@ fn bump_after_reorg_must_conflict_with_the_superseded_bump(l: &dyn Ledger) {
 fn bump_after_reorg_must_conflict_with_the_superseded_bump_test() {
     both(bump_after_reorg_must_conflict_with_the_superseded_bump);
 }
+
+/// The unconfirmed change of a fee bump is not money yet: if the original confirms instead, the
+/// bump (and its change) never exist, and a payout spending that change can never confirm and
+/// can never be replaced (its only input is gone) - its withdrawal is stranded, silently.
+fn change_of_a_bump_is_not_spendable_until_it_confirms(l: &dyn Ledger) {
+    let coins = fund(l, &[100_000, 10_000]);
+    let (x, y) = (coins[0], coins[1]);
+    l.request_withdrawal(&wreq("a", 1, 30_000)).expect("a");
+    let a = payout_commit(&[(x, 100_000)], &[("a", 1, 30_000)], 69_000, 5);
+    l.commit_payout(&a).expect("commit a");
+    l.record_send_attempt(&a.txid, &SendOutcome::Accepted)
+        .expect("sent a");
+    let b = payout_commit(&[(x, 100_000), (y, 10_000)], &[("a", 1, 30_000)], 78_000, 6);
+    l.replace_payout(&a.txid, &b).expect("bump a -> b");
+    let b_change = b.change[0].outpoint;
+    assert!(
+        !l.spendable_coins()
+            .expect("s")
+            .iter()
+            .any(|k| k.outpoint == b_change),
+        "the unconfirmed change of a replacement is offered for selection"
+    );
+    l.request_withdrawal(&wreq("d", 2, 20_000)).expect("d");
+    let d = payout_commit(&[(b_change, 78_000)], &[("d", 2, 20_000)], 57_000, 7);
+    let r = l.commit_payout(&d);
+    assert!(
+        matches!(r, Err(CommitError::CoinUnavailable { outpoint, .. }) if outpoint == b_change),
+        "a payout spending the unconfirmed change of a replacement was committed: {r:?}"
+    );
+    // The change of the replaced original is not spendable either.
+    assert!(l
+        .spendable_coins()
+        .expect("s")
+        .iter()
+        .all(|k| k.outpoint != a.change[0].outpoint));
+    // Once the bump confirms, its change is an ordinary confirmed coin.
+    let mut u = next_block(l, 0);
+    u.txids = vec![b.txid];
+    u.spends = vec![(x, b.txid), (y, b.txid)];
+    u.new_coins = b.change.clone();
+    l.block_connected(&u).expect("b confirms");
+    l.commit_payout(&d).expect("d after b confirmed");
+    // The unconfirmed change of a payout without a fee-bump family stays spendable.
+    assert!(l
+        .spendable_coins()
+        .expect("s")
+        .iter()
+        .any(|k| k.outpoint == d.change[0].outpoint));
+}
+
+#[test]
+fn change_of_a_bump_is_not_spendable_until_it_confirms_test() {
+    both(change_of_a_bump_is_not_spendable_until_it_confirms);
+}

@@ -362,7 +362,10 @@ fn coin_view(c: &Connection, op: &OutPoint) -> Result<Option<CoinView>, StoreErr
         return Ok(None);
     };
     let creator_live = match coin.created_by {
-        Some(t) => read::payout(c, &t)?.is_some_and(|p| is_live(p.state)),
+        Some(t) => match read::payout(c, &t)? {
+            Some(p) => change_is_spendable(&p, read::has_family_edges(c, &t)?),
+            None => false,
+        },
         None => false,
     };
     Ok(Some(CoinView { coin, creator_live }))

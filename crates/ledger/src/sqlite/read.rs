@@ -364,12 +364,26 @@ pub(crate) fn spendable_coins(c: &Connection) -> Result<Vec<Coin>, StoreError> {
         "SELECT {C_COLS} FROM coins c LEFT JOIN reservations r ON r.txid = c.txid AND r.vout = c.vout \
          WHERE c.keychain IN ('hot_external', 'hot_internal') AND c.spent_by IS NULL AND r.payout_txid IS NULL \
            AND c.is_dust = 0 \
-           AND (c.height IS NOT NULL OR EXISTS (SELECT 1 FROM payout_txs p WHERE p.txid = c.created_by AND p.state IN {LIVE})) \
+           AND (c.height IS NOT NULL OR EXISTS (SELECT 1 FROM payout_txs p WHERE p.txid = c.created_by AND p.state IN {LIVE} \
+                AND p.replaces IS NULL \
+                AND NOT EXISTS (SELECT 1 FROM payout_txs q WHERE q.replaces = p.txid OR q.replaced_by = p.txid))) \
          ORDER BY c.txid, c.vout"
     );
     let mut st = c.prepare_cached(&sql).db()?;
     let rows = st.query_map([], coin_row).db()?;
     rows.map(|r| r.db().and_then(|x| x)).collect()
+}
+
+/// Whether another payout replaces `t` or was superseded by it (a fee-bump family edge).
+pub(crate) fn has_family_edges(c: &Connection, t: &Txid) -> Result<bool, StoreError> {
+    c.prepare_cached(
+        "SELECT EXISTS (SELECT 1 FROM payout_txs WHERE replaces = ?1 OR replaced_by = ?1)",
+    )
+    .db()?
+    .query_row(params![t.as_byte_array().as_slice()], |r| {
+        r.get::<_, bool>(0)
+    })
+    .db()
 }
 
 pub(crate) fn balances(c: &Connection) -> Result<Balances, StoreError> {
