@@ -24,6 +24,10 @@
 //!   (`signed`/`broadcast`/`stuck --(replaced)--> replaced_by(winner)`);
 //! - `stuck --(operator resend)--> broadcast` (same bytes).
 //!
+//! A conflicting spend is refused for a `confirmed`/`final` payout (its inputs are spent by
+//! itself: a late or mistaken investigation must not undo a confirmation) and when the named
+//! spender is the payout itself.
+//!
 //! The daemon's loop: the store applies the event and commits the new state in one database
 //! transaction, and only then hands back the [`Effect`]s for the daemon to perform.
 
@@ -118,10 +122,8 @@ pub const ALLOWED_TRANSITIONS: &[(PayoutState, PayoutState)] = {
         (Confirmed, Confirmed),
         (Confirmed, Final),
         (Confirmed, Broadcast),
-        (Confirmed, Stuck),
         (Final, Final),
         (Final, Broadcast),
-        (Final, Stuck),
         (ReplacedBy, ReplacedBy),
         (ReplacedBy, Confirmed),
         (ReplacedBy, Stuck),
@@ -290,7 +292,8 @@ pub enum PayoutEvent {
         /// The superseding transaction.
         by: Txid,
     },
-    /// A spend of one of our inputs that the ledger did not make.
+    /// A spend of one of our inputs that the ledger did not make (not allowed once the payout is
+    /// confirmed: then its inputs are spent by itself).
     ConflictingSpend {
         /// The foreign transaction, when known.
         spending_txid: Option<Txid>,
@@ -698,6 +701,15 @@ pub fn apply(
             let txid = payout
                 .txid()
                 .ok_or_else(|| TransitionError::Inconsistent("no tx".into()))?;
+            if matches!(payout.state, S::Confirmed | S::Final) {
+                return Err(not_allowed());
+            }
+            if *spending_txid == Some(txid) {
+                return Err(TransitionError::Mismatch {
+                    event: ev,
+                    detail: "a transaction does not conflict with itself".into(),
+                });
+            }
             let who = spending_txid
                 .map(|t| t.to_string())
                 .unwrap_or_else(|| "an unknown transaction".into());
@@ -985,6 +997,28 @@ mod tests {
                 PayoutEvent::TipChanged {
                     tip_height: 1,
                     finality_depth: 0,
+                },
+            ),
+            (
+                "conflicting spend of a confirmed payout",
+                run(&[
+                    PayoutEvent::Committed { tx: stx(1) },
+                    PayoutEvent::SeenInBlock {
+                        height: 5,
+                        block_hash: bh(5),
+                        tip_height: 5,
+                    },
+                ])
+                .0,
+                PayoutEvent::ConflictingSpend {
+                    spending_txid: Some(txid(9)),
+                },
+            ),
+            (
+                "a payout conflicting with itself",
+                signed.clone(),
+                PayoutEvent::ConflictingSpend {
+                    spending_txid: Some(txid(1)),
                 },
             ),
             (

@@ -643,6 +643,9 @@ impl Ledger for MemoryLedger {
             if !s.payouts.contains_key(txid) {
                 return Err(PayoutOpError::UnknownPayout(*txid));
             }
+            if let Some(sp) = spending_txid.filter(|sp| s.payouts.contains_key(sp)) {
+                return Err(own_spend(sp).into());
+            }
             Ok(s.apply_payout(txid, &PayoutEvent::ConflictingSpend { spending_txid })?)
         })
     }
@@ -702,7 +705,7 @@ impl Ledger for MemoryLedger {
                     Some(p)
                         if s.payouts
                             .get(&p)
-                            .is_some_and(|p| p.state != PayoutState::Stuck) =>
+                            .is_some_and(|p| takes_conflicting_spend(p.state)) =>
                     {
                         effects.extend(s.apply_payout(
                             &p,

@@ -270,7 +270,8 @@ pub trait Ledger: Send + Sync {
         replacement: &PayoutCommit,
     ) -> Result<Vec<Effect>, CommitError>;
     /// Investigation found a spend of `txid`'s inputs that the ledger did not make: the payout
-    /// becomes `stuck` and the system is frozen.
+    /// becomes `stuck` and the system is frozen. Refused (nothing changes) if `spending_txid`
+    /// is one of the ledger's own payouts, or if the payout is already confirmed or final.
     fn mark_conflicting_spend(
         &self,
         txid: &Txid,
@@ -565,6 +566,23 @@ pub(crate) fn now_unix() -> i64 {
 /// `family_edges`: whether any other payout has `replaces` or `replaced_by` equal to `p`.
 pub(crate) fn change_is_spendable(p: &PayoutTx, family_edges: bool) -> bool {
     is_live(p.state) && p.replaces.is_none() && !family_edges
+}
+
+/// The refusal of a "conflicting spend" whose spender is one of our own payouts.
+pub(crate) fn own_spend(spender: Txid) -> TransitionError {
+    TransitionError::Mismatch {
+        event: "conflicting_spend",
+        detail: format!("spender {spender} is a payout of this ledger, not a foreign spend"),
+    }
+}
+
+/// Whether a reserved coin's payout can still take a conflicting spend (a foreign spend of a
+/// coin reserved by a confirmed/final payout, or by a stuck one, freezes the system instead).
+pub(crate) fn takes_conflicting_spend(state: PayoutState) -> bool {
+    !matches!(
+        state,
+        PayoutState::Stuck | PayoutState::Confirmed | PayoutState::Final
+    )
 }
 
 /// Whether a payout state keeps its inputs/outputs alive.

@@ -200,3 +200,68 @@ fn change_of_a_bump_is_not_spendable_until_it_confirms(l: &dyn Ledger) {
 fn change_of_a_bump_is_not_spendable_until_it_confirms_test() {
     both(change_of_a_bump_is_not_spendable_until_it_confirms);
 }
+/// `-25 bad-txns-inputs-missingorspent` for our own confirmed tx (fixture broadcast/c3) leads
+/// to an investigation; an investigation that names our own transaction as the "spender", or
+/// that lands after the payout confirmed, must not turn a paid payout into a stuck one and
+/// freeze the system.
+fn own_spend_is_never_a_conflicting_spend(l: &dyn Ledger) {
+    let coins = fund(l, &[100_000, 10_000]);
+    l.request_withdrawal(&wreq("a", 1, 30_000)).expect("a");
+    let a = payout_commit(&[(coins[0], 100_000)], &[("a", 1, 30_000)], 69_000, 5);
+    l.commit_payout(&a).expect("commit a");
+    let eff = l
+        .record_send_attempt(
+            &a.txid,
+            &SendOutcome::MissingInputs {
+                detail: "bad-txns-inputs-missingorspent".into(),
+            },
+        )
+        .expect("sent a");
+    assert!(matches!(&eff[..], [Effect::Investigate { .. }]), "{eff:?}");
+    // The investigation found that a itself spent its inputs.
+    let before = mona_ledger::conformance::snapshot(l);
+    assert!(
+        l.mark_conflicting_spend(&a.txid, Some(a.txid)).is_err(),
+        "our own transaction was recorded as a foreign spend of itself"
+    );
+    assert_eq!(
+        mona_ledger::conformance::snapshot(l),
+        before,
+        "refusal changed state"
+    );
+    // A bump b of a; b spends a's input; b is ours, not a stranger.
+    let b = payout_commit(
+        &[(coins[0], 100_000), (coins[1], 10_000)],
+        &[("a", 1, 30_000)],
+        78_000,
+        6,
+    );
+    l.replace_payout(&a.txid, &b).expect("bump");
+    assert!(
+        l.mark_conflicting_spend(&a.txid, Some(b.txid)).is_err(),
+        "our own replacement was recorded as a foreign spend"
+    );
+    // b confirms; a late investigation result for b must not un-confirm it.
+    let mut u = next_block(l, 0);
+    u.txids = vec![b.txid];
+    u.spends = vec![(coins[0], b.txid), (coins[1], b.txid)];
+    u.new_coins = b.change.clone();
+    l.block_connected(&u).expect("b confirms");
+    let thief = mona_ledger::conformance::fake_txid();
+    let before = mona_ledger::conformance::snapshot(l);
+    assert!(
+        l.mark_conflicting_spend(&b.txid, Some(thief)).is_err(),
+        "a confirmed payout was turned into a stuck one"
+    );
+    assert_eq!(mona_ledger::conformance::snapshot(l), before);
+    assert_eq!(
+        l.withdrawal("a").expect("r").expect("a").state,
+        PayoutState::Confirmed
+    );
+    assert!(!l.freeze_state().expect("f").frozen);
+}
+
+#[test]
+fn own_spend_is_never_a_conflicting_spend_test() {
+    both(own_spend_is_never_a_conflicting_spend);
+}

@@ -459,14 +459,8 @@ impl Ledger for SqliteLedger {
         spending_txid: Option<Txid>,
     ) -> Result<Vec<Effect>, PayoutOpError> {
         let t = *txid;
-        self.submit(move |c| {
-            ops::payout_event(
-                c,
-                &t,
-                &crate::machine::PayoutEvent::ConflictingSpend { spending_txid },
-            )
-        })
-        .wait()
+        self.submit(move |c| ops::mark_conflicting_spend(c, &t, spending_txid))
+            .wait()
     }
 
     fn resend_stuck(&self, txid: &Txid) -> Result<Vec<Effect>, PayoutOpError> {

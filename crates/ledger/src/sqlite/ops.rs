@@ -589,6 +589,26 @@ pub(crate) fn payout_event(
     Ok(apply_payout(c, txid, event)?)
 }
 
+pub(crate) fn mark_conflicting_spend(
+    c: &Connection,
+    txid: &Txid,
+    spending_txid: Option<Txid>,
+) -> Result<Vec<Effect>, PayoutOpError> {
+    if read::payout(c, txid)?.is_none() {
+        return Err(PayoutOpError::UnknownPayout(*txid));
+    }
+    if let Some(s) = spending_txid {
+        if is_payout(c, &s)? {
+            return Err(own_spend(s).into());
+        }
+    }
+    Ok(apply_payout(
+        c,
+        txid,
+        &PayoutEvent::ConflictingSpend { spending_txid },
+    )?)
+}
+
 fn txids_where(
     c: &Connection,
     sql: &str,
@@ -685,7 +705,7 @@ pub(crate) fn block_connected(c: &Connection, u: &BlockUpdate) -> Result<Vec<Eff
             continue;
         }
         let reserved_live = match coin.reserved_by {
-            Some(p) => read::payout(c, &p)?.is_some_and(|p| p.state != PayoutState::Stuck),
+            Some(p) => read::payout(c, &p)?.is_some_and(|p| takes_conflicting_spend(p.state)),
             None => false,
         };
         match coin.reserved_by {
