@@ -167,3 +167,54 @@ fn base64_and_hex_are_not_binary_psbts() {
     let text = read(CASES[0], "unsigned.psbt.base64.txt");
     assert!(Parsed::parse(text, &policy).is_err());
 }
+
+#[test]
+fn signing_rechecks_the_reviewed_bytes_keys_and_typed_total() {
+    use mona_wallet::psbt::{ApproveError, SignError};
+    let policy = policy();
+    let keys = keys();
+    let bytes = read(CASES[0], "unsigned.psbt");
+    let review = || {
+        Parsed::parse(bytes.clone(), &policy)
+            .unwrap()
+            .review(keys.public(), &policy, NOW)
+    };
+    // The bytes on disk changed between review and signing.
+    let mut tampered = bytes.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    let e = review()
+        .approve(Confirmation::Unattended)
+        .unwrap()
+        .sign(&keys, &tampered)
+        .unwrap_err();
+    assert!(matches!(e, SignError::BytesChanged { .. }), "{e}");
+    // Other keys than the ones the review proved ownership with.
+    let other = SigningKeys::standard(
+        &Mnemonic::parse("abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon abandon about")
+            .unwrap()
+            .to_seed(""),
+        Network::Regtest,
+    );
+    let e = review()
+        .approve(Confirmation::Unattended)
+        .unwrap()
+        .sign(&other, &bytes)
+        .unwrap_err();
+    assert_eq!(e, SignError::OtherKeys);
+    // The typed total must be exact: 1 MONA sent + 0.000141 fee.
+    for wrong in ["1", "1.00014", "1.0001410001", "", "one"] {
+        let e = review()
+            .approve(Confirmation::TypedTotal(wrong))
+            .unwrap_err();
+        assert!(
+            matches!(e, ApproveError::TotalMismatch { .. }),
+            "{wrong}: {e}"
+        );
+    }
+    for right in ["1.000141", " 1.00014100\n"] {
+        assert!(
+            review().approve(Confirmation::TypedTotal(right)).is_ok(),
+            "{right}"
+        );
+    }
+}

@@ -138,7 +138,7 @@ fn input_ownership(
     };
     let mut first_problem = None;
     for (claimed_key, (fingerprint, path)) in &input.bip32_derivation {
-        if *fingerprint != keys.fingerprint() {
+        if Some(*fingerprint) != keys.fingerprint() {
             continue;
         }
         let problem = |reason: String| InputOwnership::ClaimMismatch {
@@ -203,7 +203,7 @@ fn output_ownership(
 ) -> OutputOwnership {
     let mut proven = None;
     for (claimed_key, (fingerprint, path)) in &output.bip32_derivation {
-        if *fingerprint != keys.fingerprint() {
+        if Some(*fingerprint) != keys.fingerprint() {
             continue;
         }
         let at = match keys.locate(path) {

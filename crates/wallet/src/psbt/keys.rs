@@ -56,7 +56,8 @@ struct PublicAccount {
 #[derive(Clone)]
 pub struct OurKeys {
     network: Network,
-    fingerprint: Fingerprint,
+    /// `None` for [`OurKeys::none`]: nothing can be proven ours.
+    fingerprint: Option<Fingerprint>,
     accounts: Vec<PublicAccount>,
     secp: Secp256k1<VerifyOnly>,
 }
@@ -128,10 +129,20 @@ impl OurKeys {
         }
         Ok(OurKeys {
             network,
-            fingerprint,
+            fingerprint: Some(fingerprint),
             accounts: out,
             secp,
         })
+    }
+
+    /// No keys at all (a review without a wallet): no input or output can be proven ours.
+    pub fn none(network: Network) -> OurKeys {
+        OurKeys {
+            network,
+            fingerprint: None,
+            accounts: Vec::new(),
+            secp: Secp256k1::verification_only(),
+        }
     }
 
     /// The network.
@@ -139,8 +150,8 @@ impl OurKeys {
         self.network
     }
 
-    /// The master key fingerprint.
-    pub fn fingerprint(&self) -> Fingerprint {
+    /// The master key fingerprint (`None` for [`OurKeys::none`]).
+    pub fn fingerprint(&self) -> Option<Fingerprint> {
         self.fingerprint
     }
 
