@@ -765,9 +765,24 @@ impl Ledger for MemoryLedger {
                     })
                     .map(|p| p.txid)
                     .collect();
+                let fam: Vec<Txid> = match s.payouts.get(t).cloned() {
+                    Some(w) if !losers.is_empty() => s.family(&w).iter().map(|p| p.txid).collect(),
+                    _ => Vec::new(),
+                };
                 for l in losers {
-                    effects.extend(s.apply_payout(&l, &PayoutEvent::Replaced { by: *t })?);
-                    s.relink(&l, t);
+                    if fam.contains(&l) {
+                        effects.extend(s.apply_payout(&l, &PayoutEvent::Replaced { by: *t })?);
+                        s.relink(&l, t);
+                    } else {
+                        // Not a version of the same payout (only after a reorg deeper than the
+                        // finality depth re-used a released coin): never relinked; stuck.
+                        effects.extend(s.apply_payout(
+                            &l,
+                            &PayoutEvent::ConflictingSpend {
+                                spending_txid: Some(*t),
+                            },
+                        )?);
+                    }
                 }
             }
             // 4. confirmations and finality

@@ -265,3 +265,79 @@ fn own_spend_is_never_a_conflicting_spend(l: &dyn Ledger) {
 fn own_spend_is_never_a_conflicting_spend_test() {
     both(own_spend_is_never_a_conflicting_spend);
 }
+
+/// A reorg deeper than the finality depth brings back a fee-bump original whose extra input
+/// had been released (and re-used by another payout) at finality. When that original confirms,
+/// the other payout loses its input: it must not be "relinked" to the original, which would
+/// mark a withdrawal that nobody paid as confirmed.
+fn deep_reorg_never_marks_an_unpaid_withdrawal_paid(l: &dyn Ledger) {
+    let coins = fund(l, &[100_000, 40_000]);
+    let (x, z) = (coins[0], coins[1]);
+    l.request_withdrawal(&wreq("a", 1, 30_000)).expect("a");
+    let a = payout_commit(
+        &[(x, 100_000), (z, 40_000)],
+        &[("a", 1, 30_000)],
+        109_000,
+        5,
+    );
+    l.commit_payout(&a).expect("commit a");
+    l.record_send_attempt(&a.txid, &SendOutcome::Accepted)
+        .expect("sent a");
+    let b = payout_commit(&[(x, 100_000)], &[("a", 1, 30_000)], 68_000, 6);
+    l.replace_payout(&a.txid, &b).expect("bump a -> b");
+    let mut blocks = Vec::new();
+    let mut u = next_block(l, 0);
+    u.txids = vec![b.txid];
+    u.spends = vec![(x, b.txid)];
+    u.new_coins = b.change.clone();
+    l.block_connected(&u).expect("b confirms");
+    blocks.push(u.block);
+    for _ in 0..2 {
+        let u = next_block(l, 0);
+        l.block_connected(&u).expect("block");
+        blocks.push(u.block);
+    }
+    assert_eq!(
+        l.withdrawal("a").expect("r").expect("a").state,
+        PayoutState::Final
+    );
+    assert_eq!(
+        l.coin(&z).expect("r").expect("z").reserved_by,
+        None,
+        "released at finality"
+    );
+    l.request_withdrawal(&wreq("d", 2, 20_000)).expect("d");
+    let d = payout_commit(&[(z, 40_000)], &[("d", 2, 20_000)], 19_000, 7);
+    l.commit_payout(&d).expect("commit d");
+    // Reorg of all three blocks; the other branch mines the original a.
+    for blk in blocks.iter().rev() {
+        l.block_disconnected(blk).expect("disconnect");
+    }
+    let mut u = next_block(l, 1);
+    u.txids = vec![a.txid];
+    u.spends = vec![(x, a.txid), (z, a.txid)];
+    u.new_coins = a.change.clone();
+    l.block_connected(&u).expect("a confirms on the new branch");
+    let wa = l.withdrawal("a").expect("r").expect("a");
+    assert_eq!((wa.state, wa.txid), (PayoutState::Confirmed, Some(a.txid)));
+    let wd = l.withdrawal("d").expect("r").expect("d");
+    assert_eq!(
+        wd.txid,
+        Some(d.txid),
+        "withdrawal d was relinked to a, which does not pay it"
+    );
+    assert_ne!(
+        wd.state,
+        PayoutState::Confirmed,
+        "unpaid withdrawal d shows as paid"
+    );
+    assert!(
+        l.freeze_state().expect("f").frozen,
+        "a payout invalidated by a deep reorg needs an operator"
+    );
+}
+
+#[test]
+fn deep_reorg_never_marks_an_unpaid_withdrawal_paid_test() {
+    both(deep_reorg_never_marks_an_unpaid_withdrawal_paid);
+}

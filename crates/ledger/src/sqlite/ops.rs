@@ -758,9 +758,27 @@ pub(crate) fn block_connected(c: &Connection, u: &BlockUpdate) -> Result<Vec<Eff
              WHERE p.txid <> ?1 AND p.state IN ('signed', 'broadcast', 'stuck') ORDER BY p.txid",
             &[&b(t)],
         )?;
+        if losers.is_empty() {
+            continue;
+        }
+        let winner = read::payout(c, t)?.ok_or_else(|| read::corrupt("payout vanished"))?;
+        let fam: Vec<Txid> = family(c, &winner)?.iter().map(|p| p.txid).collect();
         for l in losers {
-            effects.extend(apply_payout(c, &l, &PayoutEvent::Replaced { by: *t })?);
-            relink(c, &l, t)?;
+            if fam.contains(&l) {
+                effects.extend(apply_payout(c, &l, &PayoutEvent::Replaced { by: *t })?);
+                relink(c, &l, t)?;
+            } else {
+                // Not a version of the same payout (only possible after a reorg deeper than
+                // the finality depth re-used a released coin): it can never confirm, and it
+                // pays other withdrawals, so it is never relinked. An operator must look.
+                effects.extend(apply_payout(
+                    c,
+                    &l,
+                    &PayoutEvent::ConflictingSpend {
+                        spending_txid: Some(*t),
+                    },
+                )?);
+            }
         }
     }
     // 4. confirmations and finality
