@@ -1,1 +1,34 @@
-//! The hot node engine (work in progress).
+//! The hot node's engine: chain sync from raw blocks, exactly-once payouts, fee bumps,
+//! reconciliation and freeze, sweeps to cold and top-up proposals.
+//!
+//! The ledger (`mona-ledger`) is the source of truth; this crate drives it exactly as its
+//! "How the daemon drives it" guide says: commit first, perform the returned effects after,
+//! re-send the same bytes until the chain answers, never rebuild a committed payout.
+//!
+//! - [`Engine::start`] -> [`EngineHandle`]: what hot-node's daemon owns.
+//! - Pure parts, unit-tested: [`tracker`] (which scripts are ours), [`scan`] (block ->
+//!   `BlockUpdate`), [`config`] (float math), [`keys`] (signing + libbitcoinconsensus check),
+//!   [`state`] (persisted address counters), [`failpoint`] (crash-matrix points).
+//!
+//! Crate invariant: no payout bytes reach the node before the ledger committed them; an
+//! unknown outcome (timeout, 503, reset, dropped answer, crash) is never treated as a failure.
+
+pub mod config;
+mod engine;
+pub mod failpoint;
+pub mod keys;
+pub mod metrics;
+pub mod scan;
+pub mod state;
+pub mod tracker;
+
+#[cfg(test)]
+pub(crate) mod testkeys;
+
+pub use config::{ConfigError, EngineConfig, FloatPolicy};
+pub use engine::{
+    to_send_outcome, DepositAddress, Engine, EngineError, EngineHandle, EngineStatus, FloatStatus,
+    FreezeInfo, StartError,
+};
+pub use keys::{HotKeys, SignError};
+pub use metrics::{MetricsSnapshot, BROADCAST_CLASSES};

@@ -1,0 +1,2 @@
+//! Engine benchmarks (placeholder until the sync bench lands).
+fn main() {}

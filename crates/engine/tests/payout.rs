@@ -1,0 +1,137 @@
+//! A withdrawal is paid exactly once and confirms; large withdrawals wait for cold; dust is
+//! never spent; a restart mid-flight pays nothing twice.
+
+mod common;
+
+use common::*;
+use mona_ledger::PayoutState;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn withdrawal_paid_once_and_confirms() {
+    let rig = Rig::new().await;
+    rig.fund_hot(0, 50 * MONA);
+    rig.sim.mine(1);
+    let engine = rig.engine(test_config(rig.dir.path())).await;
+    rig.withdraw("w1", 1, 2 * MONA);
+    rig.withdraw("big", 2, 5_000 * MONA); // above max_payout: waits for cold
+    engine.wake();
+    wait_for("w1 broadcast", || {
+        state_of(&rig.ledger, "w1") == PayoutState::Broadcast
+    })
+    .await;
+    assert_eq!(state_of(&rig.ledger, "big"), PayoutState::Requested);
+    rig.sim.mine(1);
+    wait_for("w1 confirmed", || {
+        state_of(&rig.ledger, "w1") == PayoutState::Confirmed
+    })
+    .await;
+    rig.sim.mine(3);
+    wait_for("w1 final", || {
+        state_of(&rig.ledger, "w1") == PayoutState::Final
+    })
+    .await;
+    assert_eq!(engine.status().awaiting_cold, vec!["big".to_string()]);
+    let view = chain_view(&rig.blocks().await);
+    assert_eq!(view.paid_to[&customer(1).script_pubkey], vec![2 * MONA]);
+    assert!(!view.paid_to.contains_key(&customer(2).script_pubkey));
+    let fees: u64 = rig
+        .ledger
+        .payouts_in_states(&[PayoutState::Final])
+        .unwrap()
+        .iter()
+        .map(|p| p.fee_wat)
+        .sum();
+    assert_eq!(view.hot_balance, 50 * MONA - 2 * MONA - fees);
+    assert!(!engine.is_frozen());
+    let m = engine.metrics();
+    assert_eq!(m.payouts_committed, 1);
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dust_storm_payouts_never_spend_dust() {
+    let rig = Rig::new().await;
+    rig.fund_hot(0, 20 * MONA);
+    for i in 0..200u32 {
+        rig.fund_hot(1 + (i % 15), 1_000 + u64::from(i)); // dust: < 13,600 wat
+    }
+    rig.sim.mine(1);
+    let engine = rig.engine(test_config(rig.dir.path())).await;
+    for i in 0..5 {
+        rig.withdraw(&format!("d{i}"), i, MONA);
+    }
+    engine.wake();
+    wait_for("all broadcast", || {
+        (0..5).all(|i| state_of(&rig.ledger, &format!("d{i}")) == PayoutState::Broadcast)
+    })
+    .await;
+    rig.sim.mine(1);
+    wait_for("all confirmed", || {
+        (0..5).all(|i| state_of(&rig.ledger, &format!("d{i}")) == PayoutState::Confirmed)
+    })
+    .await;
+    let b = rig.ledger.balances().unwrap();
+    let dust_total: u64 = (0..200u64).map(|i| 1_000 + i).sum();
+    assert_eq!(
+        b.hot_dust_wat, dust_total,
+        "every dust coin is still unspent"
+    );
+    for p in rig
+        .ledger
+        .payouts_in_states(&[PayoutState::Confirmed])
+        .unwrap()
+    {
+        for op in &p.inputs {
+            assert!(!rig.ledger.coin(op).unwrap().unwrap().is_dust);
+        }
+    }
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restart_mid_flight_pays_nothing_twice() {
+    let mut rig = Rig::new().await;
+    rig.fund_hot(0, 30 * MONA);
+    rig.fund_hot(1, 30 * MONA);
+    rig.sim.mine(1);
+    // The node accepts but never answers sendrawtransaction.
+    rig.sim.faults().add(mona_simnode::FaultRule::always(
+        Some("sendrawtransaction"),
+        mona_simnode::FaultAction::DropResponse,
+    ));
+    let engine = rig.engine(test_config(rig.dir.path())).await;
+    for i in 0..6 {
+        rig.withdraw(&format!("r{i}"), i, MONA + u64::from(i));
+    }
+    engine.wake();
+    wait_for("all signed or broadcast", || {
+        (0..6).all(|i| state_of(&rig.ledger, &format!("r{i}")).has_tx())
+    })
+    .await;
+    drop(engine); // crash: no shutdown
+    rig.reopen_ledger();
+    rig.sim.faults().clear();
+    for i in 6..8 {
+        rig.withdraw(&format!("r{i}"), i, MONA + u64::from(i));
+    }
+    let engine = rig.engine(test_config(rig.dir.path())).await;
+    engine.wake();
+    wait_for("new ones broadcast", || {
+        (6..8).all(|i| state_of(&rig.ledger, &format!("r{i}")).has_tx())
+    })
+    .await;
+    rig.sim.mine(1);
+    wait_for("all confirmed", || {
+        (0..8).all(|i| state_of(&rig.ledger, &format!("r{i}")) == PayoutState::Confirmed)
+    })
+    .await;
+    let view = chain_view(&rig.blocks().await);
+    for i in 0..8u32 {
+        assert_eq!(
+            view.paid_to[&customer(i).script_pubkey],
+            vec![MONA + u64::from(i)],
+            "r{i} paid exactly once"
+        );
+    }
+    engine.shutdown().await;
+}
