@@ -128,8 +128,7 @@ impl Rig {
     /// Pays `amount` to hot receive index `i` from the faucet and mines it.
     pub fn fund_hot(&self, i: u32, amount: u64) -> OutPoint {
         let s = hot_watch().script_pubkey(0, i).unwrap();
-        let op = self.sim.fund_script(&s, amount).unwrap();
-        op
+        self.sim.fund_script(&s, amount).unwrap()
     }
 
     pub fn fund_cold(&self, i: u32, amount: u64) -> OutPoint {
