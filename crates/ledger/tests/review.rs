@@ -341,3 +341,307 @@ fn deep_reorg_never_marks_an_unpaid_withdrawal_paid(l: &dyn Ledger) {
 fn deep_reorg_never_marks_an_unpaid_withdrawal_paid_test() {
     both(deep_reorg_never_marks_an_unpaid_withdrawal_paid);
 }
+
+// ---------------------------------------------------------------------------------------
+// Random operation sequences with chain-valid confirmations and fee bumps that change their
+// inputs, checking the money invariants after every step.
+
+use bitcoin::{OutPoint, Transaction};
+
+/// The `n` of a test script `conformance::script(n)` (change is 8000.., funding 9000..).
+fn script_number(s: &bitcoin::Script) -> u32 {
+    u32::from_le_bytes(s.as_bytes()[2..6].try_into().expect("test script"))
+}
+use proptest::prelude::*;
+
+#[derive(Debug, Clone)]
+enum Op {
+    Request(u8, u64),
+    Fund(u64),
+    Commit,
+    Send(u8, bool),
+    Confirm(u8),
+    Block,
+    Reorg,
+    /// Bump payout i: 0 same inputs, 1 drop the first input, 2 keep only the first input,
+    /// 3 only the last input; each adds one fresh spendable coin.
+    Bump(u8, u8),
+}
+
+fn arb_op() -> impl Strategy<Value = Op> {
+    prop_oneof![
+        3 => (0u8..5, 1_000u64..30_000).prop_map(|(k, a)| Op::Request(k, a)),
+        3 => (20_000u64..120_000).prop_map(Op::Fund),
+        3 => Just(Op::Commit),
+        2 => (0u8..8, any::<bool>()).prop_map(|(i, t)| Op::Send(i, t)),
+        3 => (0u8..8).prop_map(Op::Confirm),
+        1 => Just(Op::Block),
+        2 => Just(Op::Reorg),
+        4 => (0u8..8, 0u8..4).prop_map(|(i, m)| Op::Bump(i, m)),
+    ]
+}
+
+fn with_tx(l: &dyn Ledger) -> Vec<PayoutTx> {
+    l.payouts_in_states(&[
+        PayoutState::Signed,
+        PayoutState::Broadcast,
+        PayoutState::Confirmed,
+        PayoutState::Final,
+        PayoutState::ReplacedBy,
+        PayoutState::Stuck,
+    ])
+    .expect("payouts")
+}
+
+fn commit_for(
+    l: &dyn Ledger,
+    kind_of: &PayoutTx,
+    inputs: &[(OutPoint, u64)],
+    salt: u32,
+) -> Option<PayoutCommit> {
+    let ws: Vec<Withdrawal> = kind_of
+        .withdrawal_ids
+        .iter()
+        .map(|id| l.withdrawal(id).expect("r").expect("w"))
+        .collect();
+    let pay: u64 = ws.iter().map(|w| w.amount_wat).sum();
+    let have: u64 = inputs.iter().map(|(_, v)| v).sum();
+    let fee = kind_of.fee_wat + 1_000;
+    if have < pay + fee + 1_000 {
+        return None;
+    }
+    let refs: Vec<(&str, u32, u64)> = ws
+        .iter()
+        .map(|w| {
+            (
+                w.id.as_str(),
+                script_number(&w.destination.script_pubkey),
+                w.amount_wat,
+            )
+        })
+        .collect();
+    Some(payout_commit(inputs, &refs, have - pay - fee, 8000 + salt))
+}
+
+fn apply_op(l: &dyn Ledger, op: &Op, salt: u32) {
+    match op {
+        Op::Request(k, a) => {
+            let _ = l.request_withdrawal(&wreq(&format!("k{k}"), u32::from(*k) + 1, *a));
+        }
+        Op::Fund(v) => {
+            fund(l, &[*v]);
+        }
+        Op::Commit => {
+            let queued = l.queued_withdrawals(3).expect("q");
+            let coins = l.spendable_coins().expect("c");
+            let need: u64 = queued.iter().map(|w| w.amount_wat).sum::<u64>() + 2_000;
+            let mut picked = Vec::new();
+            let mut have = 0;
+            for c in coins {
+                if have >= need {
+                    break;
+                }
+                have += c.value_wat;
+                picked.push((c.outpoint, c.value_wat));
+            }
+            if queued.is_empty() || have < need {
+                return;
+            }
+            let refs: Vec<(&str, u32, u64)> = queued
+                .iter()
+                .map(|w| {
+                    (
+                        w.id.as_str(),
+                        script_number(&w.destination.script_pubkey),
+                        w.amount_wat,
+                    )
+                })
+                .collect();
+            let _ = l.commit_payout(&payout_commit(
+                &picked,
+                &refs,
+                have - need + 1_000,
+                8000 + salt,
+            ));
+        }
+        Op::Send(i, transient) => {
+            let ps = l
+                .payouts_in_states(&[PayoutState::Signed, PayoutState::Broadcast])
+                .expect("p");
+            if let Some(p) = ps.get(usize::from(*i) % ps.len().max(1)) {
+                let o = if *transient {
+                    SendOutcome::Transient {
+                        reason: "timeout".into(),
+                    }
+                } else {
+                    SendOutcome::Accepted
+                };
+                l.record_send_attempt(&p.txid, &o).expect("send");
+            }
+        }
+        Op::Confirm(i) => {
+            // Only a chain-valid block: a waiting payout whose inputs all exist, unspent.
+            let ps: Vec<PayoutTx> = with_tx(l)
+                .into_iter()
+                .filter(|p| {
+                    matches!(
+                        p.state,
+                        PayoutState::Signed
+                            | PayoutState::Broadcast
+                            | PayoutState::ReplacedBy
+                            | PayoutState::Stuck
+                    )
+                })
+                .filter(|p| {
+                    p.inputs.iter().all(|op| {
+                        l.coin(op).expect("r").is_some_and(|c| {
+                            c.spent_by.is_none()
+                                && (c.height.is_some()
+                                    || c.created_by.is_some_and(|t| {
+                                        l.payout(&t).expect("r").is_some_and(|p| {
+                                            matches!(
+                                                p.state,
+                                                PayoutState::Confirmed | PayoutState::Final
+                                            )
+                                        })
+                                    }))
+                        })
+                    })
+                })
+                .collect();
+            let mut u = next_block(l, 0);
+            if let Some(p) = ps.get(usize::from(*i) % ps.len().max(1)) {
+                let tx: Transaction = bitcoin::consensus::deserialize(&p.raw_tx).expect("tx");
+                u.txids = vec![p.txid];
+                u.spends = p.inputs.iter().map(|op| (*op, p.txid)).collect();
+                u.new_coins = tx
+                    .output
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, o)| (8000..9000).contains(&script_number(&o.script_pubkey)))
+                    .map(|(v, o)| NewCoin {
+                        outpoint: OutPoint {
+                            txid: p.txid,
+                            vout: v as u32,
+                        },
+                        value_wat: o.value.to_sat(),
+                        script_pubkey: o.script_pubkey.clone(),
+                        keychain: Keychain::HotInternal,
+                        derivation_index: 0,
+                        is_dust: false,
+                    })
+                    .collect();
+            }
+            let _ = l.block_connected(&u).expect("block");
+        }
+        Op::Block => {
+            l.block_connected(&next_block(l, 0)).expect("block");
+        }
+        Op::Reorg => {
+            if let Some(t) = l.tip().expect("t") {
+                // Keep the funding history: only disconnect blocks above height 3.
+                if t.height > 3 {
+                    l.block_disconnected(&t).expect("disconnect");
+                }
+            }
+        }
+        Op::Bump(i, mode) => {
+            let ps = l
+                .payouts_in_states(&[
+                    PayoutState::Signed,
+                    PayoutState::Broadcast,
+                    PayoutState::Stuck,
+                ])
+                .expect("p");
+            let Some(p) = ps.get(usize::from(*i) % ps.len().max(1)) else {
+                return;
+            };
+            if p.kind != PayoutKind::Withdrawals {
+                return;
+            }
+            let value = |op: &OutPoint| l.coin(op).expect("r").map_or(0, |c| c.value_wat);
+            let mut ins: Vec<(OutPoint, u64)> =
+                p.inputs.iter().map(|op| (*op, value(op))).collect();
+            match mode {
+                1 if ins.len() > 1 => {
+                    ins.remove(0);
+                }
+                2 => ins.truncate(1),
+                3 => {
+                    let last = ins[ins.len() - 1];
+                    ins = vec![last];
+                }
+                _ => {}
+            }
+            if let Some(fresh) = l.spendable_coins().expect("c").first() {
+                ins.push((fresh.outpoint, fresh.value_wat));
+            }
+            if let Some(c) = commit_for(l, p, &ins, salt) {
+                let _ = l.replace_payout(&p.txid, &c);
+            }
+        }
+    }
+}
+
+fn check_invariants(l: &dyn Ledger, step: usize, op: &Op) {
+    let ps = with_tx(l);
+    let mut ids: Vec<&String> = ps.iter().flat_map(|p| &p.withdrawal_ids).collect();
+    ids.sort();
+    ids.dedup();
+    for id in ids {
+        let fam: Vec<&PayoutTx> = ps
+            .iter()
+            .filter(|p| p.withdrawal_ids.contains(id))
+            .collect();
+        for a in &fam {
+            for b in &fam {
+                assert!(
+                    a.txid == b.txid || a.inputs.iter().any(|i| b.inputs.contains(i)),
+                    "step {step} {op:?}: {} and {} both pay {id} without a shared input",
+                    a.txid,
+                    b.txid
+                );
+            }
+        }
+        let confirmed = fam
+            .iter()
+            .filter(|p| matches!(p.state, PayoutState::Confirmed | PayoutState::Final))
+            .count();
+        assert!(confirmed <= 1, "step {step} {op:?}: {id} confirmed twice");
+        // The payout a withdrawal points at really pays it.
+        let w = l.withdrawal(id).expect("r").expect("w");
+        if let Some(t) = w.txid {
+            let p = l.payout(&t).expect("r").expect("linked payout exists");
+            let tx: Transaction = bitcoin::consensus::deserialize(&p.raw_tx).expect("tx");
+            assert!(
+                tx.output
+                    .iter()
+                    .any(|o| o.script_pubkey == w.destination.script_pubkey
+                        && o.value.to_sat() == w.amount_wat),
+                "step {step} {op:?}: {id} is linked to {t}, which does not pay it"
+            );
+        }
+    }
+    // Reservations: a coin is reserved by a payout that spends it.
+    for c in l.spendable_coins().expect("c") {
+        assert!(c.reserved_by.is_none());
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+    #[test]
+    fn random_bumps_and_reorgs_keep_one_payment_per_withdrawal(ops in prop::collection::vec(arb_op(), 1..60)) {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let sql = SqliteLedger::open(dir.path().join("p.db")).expect("open");
+        let mem = MemoryLedger::new();
+        for l in [&mem as &dyn Ledger, &sql as &dyn Ledger] {
+            fund(l, &[50_000, 60_000, 70_000]);
+            for (i, op) in ops.iter().enumerate() {
+                apply_op(l, op, i as u32);
+                check_invariants(l, i, op);
+            }
+            l.verify_audit().expect("audit");
+        }
+    }
+}
