@@ -1,0 +1,207 @@
+//! Theft freezes within one block; sweeps above the cap; top-up proposal shape and submission.
+
+mod common;
+
+use bitcoin::psbt::Psbt;
+use bitcoin::{Amount as BtcAmount, OutPoint, TxOut};
+use common::*;
+use mona::ScriptType;
+use mona_engine::HotKeys;
+use mona_ledger::PayoutState;
+use mona_wallet::build::{Coin as WalletCoin, Keychain as WK};
+
+fn coin(op: OutPoint, value: u64, script: bitcoin::ScriptBuf, chain: WK, index: u32) -> WalletCoin {
+    WalletCoin {
+        outpoint: op,
+        value: mona::Amount::from_wat_const(value),
+        script_pubkey: script,
+        script_type: ScriptType::Wpkh,
+        keychain: chain,
+        index,
+        confirmation_height: Some(1),
+        prev_tx: None,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn theft_of_a_hot_coin_freezes_within_one_block() {
+    let rig = Rig::new().await;
+    let stolen = rig.fund_hot(3, 10 * MONA);
+    rig.fund_hot(4, 10 * MONA);
+    rig.sim.mine(1);
+    let engine = rig.engine(test_config(rig.dir.path())).await;
+    wait_for("synced", || {
+        engine.status().synced_tip.map(|t| t.height) == Some(rig.sim.height())
+    })
+    .await;
+    assert!(!engine.is_frozen());
+    // The thief has the hot key and spends a hot coin directly at the node.
+    let script = hot_watch().script_pubkey(0, 3).unwrap();
+    let tx = bitcoin::Transaction {
+        version: bitcoin::transaction::Version::TWO,
+        lock_time: bitcoin::absolute::LockTime::ZERO,
+        input: vec![bitcoin::TxIn {
+            previous_output: stolen,
+            script_sig: bitcoin::ScriptBuf::new(),
+            sequence: bitcoin::Sequence::MAX,
+            witness: bitcoin::Witness::new(),
+        }],
+        output: vec![TxOut {
+            value: BtcAmount::from_sat(10 * MONA - 100_000),
+            script_pubkey: customer(99).script_pubkey,
+        }],
+    };
+    let keys = HotKeys::from_account(&hot_account());
+    let signed = keys
+        .sign(
+            &Psbt::from_unsigned_tx(tx).unwrap(),
+            &[coin(stolen, 10 * MONA, script, WK::External, 3)],
+        )
+        .unwrap();
+    rig.sim.submit_transaction(&signed).unwrap();
+    rig.sim.mine(1);
+    wait_for("frozen", || engine.is_frozen()).await;
+    let reason = engine.freeze_info().reason.unwrap();
+    assert!(reason.contains("did not make"), "{reason}");
+    assert!(rig.ledger.freeze_state().unwrap().frozen);
+    // Withdrawals wait while frozen.
+    rig.withdraw("after", 1, MONA);
+    engine.wake();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(state_of(&rig.ledger, "after"), PayoutState::Requested);
+    // The operator unfreezes: it is paid.
+    rig.ledger.unfreeze("investigated: test theft").unwrap();
+    engine.wake();
+    wait_for("paid after unfreeze", || {
+        state_of(&rig.ledger, "after").has_tx()
+    })
+    .await;
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sweep_above_the_cap_to_cold() {
+    let rig = Rig::new().await;
+    rig.fund_hot(0, 30 * MONA);
+    rig.sim.mine(1);
+    let mut cfg = test_config(rig.dir.path());
+    cfg.float.hot_cap_wat = 10 * MONA;
+    cfg.float.hot_target_wat = 5 * MONA;
+    let engine = rig.engine(cfg).await;
+    wait_for("sweep committed", || engine.metrics().sweeps == 1).await;
+    let sweep = rig
+        .ledger
+        .payouts_in_states(&[PayoutState::Signed, PayoutState::Broadcast])
+        .unwrap();
+    assert_eq!(sweep.len(), 1);
+    rig.sim.mine(1);
+    wait_for("sweep confirmed", || {
+        rig.ledger.payout(&sweep[0].txid).unwrap().unwrap().state == PayoutState::Confirmed
+    })
+    .await;
+    let view = chain_view(&rig.blocks().await);
+    assert_eq!(view.cold_balance, 25 * MONA);
+    assert_eq!(view.hot_balance, 5 * MONA - sweep[0].fee_wat);
+    let fs = engine.float_status().await.unwrap();
+    assert_eq!(fs.cold_confirmed_wat, 25 * MONA);
+    assert!(!fs.above_cap);
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn topup_proposal_shape_and_submission() {
+    let rig = Rig::new().await;
+    let cold_op = rig.fund_cold(0, 100 * MONA);
+    rig.fund_hot(0, MONA);
+    rig.sim.mine(1);
+    let engine = rig.engine(test_config(rig.dir.path())).await;
+    wait_for("synced", || {
+        engine.status().synced_tip.map(|t| t.height) == Some(rig.sim.height())
+    })
+    .await;
+    let p = engine
+        .propose_topup(Some(mona::Amount::from_wat_const(10 * MONA)))
+        .await
+        .unwrap();
+    assert!(matches!(
+        engine.propose_topup(None).await,
+        Err(mona_engine::EngineError::Conflict(_))
+    ));
+    let psbt = Psbt::deserialize(&p.psbt).unwrap();
+    let cold = cold_watch();
+    let hot = hot_watch();
+    assert_eq!(psbt.unsigned_tx.input.len(), 1);
+    assert_eq!(psbt.unsigned_tx.input[0].previous_output, cold_op);
+    let pin = &psbt.inputs[0];
+    let prev = pin
+        .non_witness_utxo
+        .as_ref()
+        .expect("full previous transaction");
+    assert_eq!(prev.compute_txid(), cold_op.txid);
+    let (_, (fp, path)) = pin
+        .bip32_derivation
+        .iter()
+        .next()
+        .expect("input derivation");
+    assert_eq!(*fp, cold.fingerprint);
+    assert_eq!(path.to_string(), cold.full_path(0, 0).to_string());
+    let mut to_hot = 0;
+    let mut to_cold_change = 0;
+    for (o, po) in psbt.unsigned_tx.output.iter().zip(&psbt.outputs) {
+        assert!(
+            !po.bip32_derivation.is_empty(),
+            "every output is ours and proven"
+        );
+        if (0..5).any(|i| hot.script_pubkey(0, i).unwrap() == o.script_pubkey) {
+            assert_eq!(o.value.to_sat(), 10 * MONA);
+            to_hot += 1;
+        } else if (0..5).any(|i| cold.script_pubkey(1, i).unwrap() == o.script_pubkey) {
+            to_cold_change += 1;
+        }
+    }
+    assert_eq!((to_hot, to_cold_change), (1, 1));
+
+    // The cold side signs (here with the cold key directly).
+    let cold_keys = HotKeys::from_account(&cold_account());
+    let prev_out = &prev.output[cold_op.vout as usize];
+    let signed_tx = cold_keys
+        .sign(
+            &psbt,
+            &[coin(
+                cold_op,
+                prev_out.value.to_sat(),
+                prev_out.script_pubkey.clone(),
+                WK::External,
+                0,
+            )],
+        )
+        .unwrap();
+    let mut signed = psbt.clone();
+    signed.inputs[0].final_script_witness = Some(signed_tx.input[0].witness.clone());
+
+    // Altered: another amount to hot -> refused, nothing changes.
+    let mut altered = signed.clone();
+    altered.unsigned_tx.output[0].value =
+        BtcAmount::from_sat(altered.unsigned_tx.output[0].value.to_sat() - 1);
+    assert!(matches!(
+        engine.submit_topup(&p.id, &altered.serialize()).await,
+        Err(mona_engine::EngineError::Refused(_))
+    ));
+    let txid = engine
+        .submit_topup(&p.id, &signed.serialize())
+        .await
+        .unwrap();
+    assert_eq!(txid, signed_tx.compute_txid());
+    rig.sim.mine(1);
+    wait_for("top-up confirmed", || {
+        rig.ledger
+            .payout(&txid)
+            .unwrap()
+            .is_some_and(|p| p.state == PayoutState::Confirmed)
+    })
+    .await;
+    let fs = engine.float_status().await.unwrap();
+    assert_eq!(fs.hot_confirmed_wat, 11 * MONA);
+    assert!(rig.ledger.open_topup_proposal().unwrap().is_none());
+    engine.shutdown().await;
+}
