@@ -433,7 +433,8 @@ impl PayoutKind {
 /// The store checks it against itself: `raw_tx` decodes and hashes to `txid`; its inputs are
 /// exactly `inputs`, all known coins, unspent, unreserved, not dust, hot (cold for a top-up),
 /// confirmed or our own change; each withdrawal is paid by its own output (same script, same
-/// amount); each `change` entry is an output of the transaction; `fee_wat` = inputs − outputs.
+/// amount; a `change` output counts only when no other output does: a withdrawal to one of our
+/// own addresses); each `change` entry is an output of the transaction; `fee_wat` = inputs − outputs.
 #[derive(Clone, PartialEq, Eq)]
 pub struct PayoutCommit {
     /// What it pays.

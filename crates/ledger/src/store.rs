@@ -464,19 +464,26 @@ pub(crate) fn check_commit_against(
             actual_wat: actual,
         });
     }
-    // Each withdrawal needs its own output (same script, exact amount), distinct from change.
+    // Each withdrawal needs its own output (same script, exact amount). Outputs not declared
+    // as ours are used first; an output declared as ours pays a withdrawal only when nothing
+    // else does (a withdrawal to one of our own addresses, e.g. a deposit address of the same
+    // service: the daemon rightly records that output as our coin, and it is the payment).
     let change_vouts: HashSet<usize> = c
         .change
         .iter()
         .map(|ch| ch.outpoint.vout as usize)
         .collect();
     let mut free: HashMap<(&[u8], u64), usize> = HashMap::new();
+    let mut free_ours: HashMap<(&[u8], u64), usize> = HashMap::new();
     for (i, o) in tx.output.iter().enumerate() {
-        if !change_vouts.contains(&i) {
-            *free
-                .entry((o.script_pubkey.as_bytes(), o.value.to_sat()))
-                .or_default() += 1;
-        }
+        let pool = if change_vouts.contains(&i) {
+            &mut free_ours
+        } else {
+            &mut free
+        };
+        *pool
+            .entry((o.script_pubkey.as_bytes(), o.value.to_sat()))
+            .or_default() += 1;
     }
     for (id, w) in c.withdrawal_ids.iter().zip(withdrawals) {
         let w = w
@@ -495,7 +502,10 @@ pub(crate) fn check_commit_against(
         let key = (w.destination.script_pubkey.as_bytes(), w.amount_wat);
         match free.get_mut(&key) {
             Some(n) if *n > 0 => *n -= 1,
-            _ => return Err(CommitError::WithdrawalNotPaid(id.clone())),
+            _ => match free_ours.get_mut(&key) {
+                Some(n) if *n > 0 => *n -= 1,
+                _ => return Err(CommitError::WithdrawalNotPaid(id.clone())),
+            },
         }
     }
     if let Some(old) = replacing {

@@ -1,7 +1,7 @@
 //! Regression tests from the adversarial review of the ledger: each one reproduces a concrete
 //! way an invariant could break, on both backends.
 
-use mona_ledger::conformance::{fund, next_block, payout_commit, wreq};
+use mona_ledger::conformance::{build_tx, fund, next_block, payout_commit, script, wreq};
 use mona_ledger::*;
 
 /// Runs `check` on a fresh memory ledger and a fresh SQLite ledger.
@@ -340,6 +340,90 @@ fn deep_reorg_never_marks_an_unpaid_withdrawal_paid(l: &dyn Ledger) {
 #[test]
 fn deep_reorg_never_marks_an_unpaid_withdrawal_paid_test() {
     both(deep_reorg_never_marks_an_unpaid_withdrawal_paid);
+}
+
+/// A withdrawal to one of our own addresses (a customer withdrawing to a deposit address of the
+/// same service): the daemon declares that output as a coin of ours (it is), and the ledger
+/// must still see the withdrawal paid - otherwise the commit is refused on every attempt and
+/// the oldest-first batch holding it blocks every later withdrawal.
+fn withdrawal_to_our_own_address_is_payable(l: &dyn Ledger) {
+    let coins = fund(l, &[100_000]);
+    // Script 9500 plays one of our hot receive addresses.
+    let own = Destination {
+        address: "rmona1qourdeposit".into(),
+        script_pubkey: script(9500),
+    };
+    l.request_withdrawal(&WithdrawalRequest {
+        id: "to-self".into(),
+        destination: own.clone(),
+        amount_wat: 30_000,
+    })
+    .expect("request");
+    let tx = build_tx(
+        &[coins[0]],
+        &[(script(9500), 30_000), (script(8001), 69_000)],
+    );
+    let txid = tx.compute_txid();
+    let ours = |vout: u32, n: u32, v: u64, k: Keychain| NewCoin {
+        outpoint: OutPoint { txid, vout },
+        value_wat: v,
+        script_pubkey: script(n),
+        keychain: k,
+        derivation_index: n,
+        is_dust: false,
+    };
+    let c = PayoutCommit {
+        kind: PayoutKind::Withdrawals,
+        withdrawal_ids: vec!["to-self".into()],
+        txid,
+        raw_tx: bitcoin::consensus::serialize(&tx),
+        inputs: vec![coins[0]],
+        change: vec![
+            ours(0, 9500, 30_000, Keychain::HotExternal),
+            ours(1, 8001, 69_000, Keychain::HotInternal),
+        ],
+        fee_wat: 1_000,
+    };
+    let r = l.commit_payout(&c);
+    assert!(r.is_ok(), "withdrawal to our own address refused: {r:?}");
+    let w = l.withdrawal("to-self").expect("r").expect("w");
+    assert_eq!((w.state, w.txid), (PayoutState::Signed, Some(txid)));
+    // Still one output per withdrawal: a second withdrawal cannot reuse the same output.
+    l.request_withdrawal(&WithdrawalRequest {
+        id: "to-self-2".into(),
+        destination: own,
+        amount_wat: 30_000,
+    })
+    .expect("request 2");
+    let coins = fund(l, &[100_000]);
+    let tx = build_tx(
+        &[coins[0]],
+        &[(script(9500), 30_000), (script(8002), 69_000)],
+    );
+    let txid = tx.compute_txid();
+    let c2 = PayoutCommit {
+        kind: PayoutKind::Withdrawals,
+        withdrawal_ids: vec!["to-self-2".into()],
+        txid,
+        raw_tx: bitcoin::consensus::serialize(&tx),
+        inputs: vec![coins[0]],
+        change: vec![NewCoin {
+            outpoint: OutPoint { txid, vout: 1 },
+            value_wat: 69_000,
+            script_pubkey: script(8002),
+            keychain: Keychain::HotInternal,
+            derivation_index: 8002,
+            is_dust: false,
+        }],
+        fee_wat: 1_000,
+    };
+    l.commit_payout(&c2)
+        .expect("the undeclared own output pays it too");
+}
+
+#[test]
+fn withdrawal_to_our_own_address_is_payable_test() {
+    both(withdrawal_to_our_own_address_is_payable);
 }
 
 // ---------------------------------------------------------------------------------------
