@@ -2,7 +2,7 @@
 //! preset. Prints frames needed and bytes per frame, then measures encoding one frame
 //! (UR part -> QR code -> PNG) and decoding one frame (PNG -> rqrr -> UR decoder).
 
-use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use mona_airgap::{decode_image, encode_qr, Caps, Density, Payload, QrSettings, UrDecoder};
 use std::hint::black_box;
 use std::time::Duration;
@@ -56,6 +56,8 @@ fn bench(c: &mut Criterion) {
             let ur =
                 mona_airgap::encode_ur(&Payload::Psbt(psbt.clone()), &settings).expect("valid");
             let texts: Vec<String> = ur.texts.iter().take(SAMPLE_FRAMES).cloned().collect();
+            // throughput in frames: criterion prints frames/s beside the time per iteration
+            enc.throughput(Throughput::Elements(texts.len() as u64));
             enc.bench_with_input(BenchmarkId::new(d.as_str(), n), &texts, |b, texts| {
                 b.iter(|| {
                     for t in texts {
@@ -82,6 +84,7 @@ fn bench(c: &mut Criterion) {
             let pngs: Vec<Vec<u8>> = (0..seq.len().min(SAMPLE_FRAMES))
                 .map(|i| seq.frame_png(i).expect("png"))
                 .collect();
+            dec.throughput(Throughput::Elements(pngs.len() as u64));
             dec.bench_with_input(BenchmarkId::new(d.as_str(), n), &pngs, |b, pngs| {
                 b.iter(|| {
                     let mut decoder = UrDecoder::new(Caps::default());
