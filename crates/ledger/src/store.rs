@@ -109,6 +109,10 @@ pub enum CommitError {
     /// No output pays a withdrawal its exact amount at its script.
     #[error("no output pays withdrawal {0:?} its amount")]
     WithdrawalNotPaid(String),
+    /// An output of a withdrawals payout is neither a withdrawal's payment nor a declared coin
+    /// of ours (e.g. a withdrawal paid twice): money would leave the wallet unrecorded.
+    #[error("output {0} pays neither a withdrawal of this payout nor an address of ours")]
+    UnaccountedOutput(u32),
     /// A declared change output is not in the transaction.
     #[error("declared change output {0} does not match the transaction")]
     ChangeMismatch(OutPoint),
@@ -506,6 +510,18 @@ pub(crate) fn check_commit_against(
                 Some(n) if *n > 0 => *n -= 1,
                 _ => return Err(CommitError::WithdrawalNotPaid(id.clone())),
             },
+        }
+    }
+    if c.kind == PayoutKind::Withdrawals {
+        // Reported from the end: of two equal outputs, the later one is the extra.
+        for (i, o) in tx.output.iter().enumerate().rev() {
+            if let Some(n) = free.get_mut(&(o.script_pubkey.as_bytes(), o.value.to_sat())) {
+                if *n > 0 {
+                    return Err(CommitError::UnaccountedOutput(
+                        u32::try_from(i).unwrap_or(u32::MAX),
+                    ));
+                }
+            }
         }
     }
     if let Some(old) = replacing {

@@ -426,6 +426,63 @@ fn withdrawal_to_our_own_address_is_payable_test() {
     both(withdrawal_to_our_own_address_is_payable);
 }
 
+/// A withdrawals payout whose transaction pays a withdrawal twice (a duplicated output from a
+/// builder bug) or pays an output nobody asked for: every output of a withdrawals payout must
+/// be a withdrawal's payment or a coin of ours, or money leaves the wallet unrecorded.
+fn withdrawals_payout_has_no_unaccounted_output(l: &dyn Ledger) {
+    let coins = fund(l, &[100_000]);
+    l.request_withdrawal(&wreq("a", 1, 30_000)).expect("a");
+    for (name, outs) in [
+        (
+            "withdrawal paid twice",
+            vec![
+                (script(1), 30_000),
+                (script(1), 30_000),
+                (script(8001), 39_000),
+            ],
+        ),
+        (
+            "extra output to a stranger",
+            vec![
+                (script(1), 30_000),
+                (script(4242), 30_000),
+                (script(8001), 39_000),
+            ],
+        ),
+    ] {
+        let tx = build_tx(&[coins[0]], &outs);
+        let txid = tx.compute_txid();
+        let c = PayoutCommit {
+            kind: PayoutKind::Withdrawals,
+            withdrawal_ids: vec!["a".into()],
+            txid,
+            raw_tx: bitcoin::consensus::serialize(&tx),
+            inputs: vec![coins[0]],
+            change: vec![NewCoin {
+                outpoint: OutPoint { txid, vout: 2 },
+                value_wat: 39_000,
+                script_pubkey: script(8001),
+                keychain: Keychain::HotInternal,
+                derivation_index: 8001,
+                is_dust: false,
+            }],
+            fee_wat: 1_000,
+        };
+        let before = mona_ledger::conformance::snapshot(l);
+        let r = l.commit_payout(&c);
+        assert!(
+            matches!(r, Err(CommitError::UnaccountedOutput(1))),
+            "case {name}: {r:?}"
+        );
+        assert_eq!(mona_ledger::conformance::snapshot(l), before, "case {name}");
+    }
+}
+
+#[test]
+fn withdrawals_payout_has_no_unaccounted_output_test() {
+    both(withdrawals_payout_has_no_unaccounted_output);
+}
+
 // ---------------------------------------------------------------------------------------
 // Random operation sequences with chain-valid confirmations and fee bumps that change their
 // inputs, checking the money invariants after every step.
