@@ -415,6 +415,9 @@ impl Drop for EngineHandle {
 
 type Res<T> = Result<T, String>;
 
+/// `block_connected` calls in flight while catching up.
+const COMMIT_DEPTH: usize = 32;
+
 impl Core {
     async fn db<T: Send + 'static, E: std::fmt::Display>(
         &self,
@@ -578,20 +581,30 @@ impl Core {
         Ok(moved)
     }
 
+    /// Fetches blocks `start..=end` (several in flight), scans them in order and hands them to
+    /// the ledger. Commits are pipelined too: up to [`COMMIT_DEPTH`] `block_connected` calls
+    /// wait at once, started strictly in height order, so the store's group commit can put
+    /// several blocks in one durable transaction. A block that does not extend the stored tip
+    /// changes nothing (the ledger checks it); if that ever happens the index is marked
+    /// incomplete (every spend then goes to the ledger) and the next round resumes from the
+    /// ledger's tip.
     async fn connect_range(&self, start: u32, end: u32) -> Res<(bool, Vec<Effect>)> {
+        type Commit = JoinHandle<Result<Vec<Effect>, String>>;
         let mut effects = Vec::new();
         let mut moved = false;
         let mut next = start;
-        let mut inflight: VecDeque<JoinHandle<Result<Option<bitcoin::Block>, RpcError>>> =
+        let mut fetches: VecDeque<JoinHandle<Result<Option<bitcoin::Block>, RpcError>>> =
             VecDeque::new();
+        let mut commits: VecDeque<(u32, Commit)> = VecDeque::new();
+        let mut prev_go: Option<std::sync::mpsc::Receiver<()>> = None;
         let mut height = start;
-        let depth = self.cfg.fetch_concurrency;
+        let mut failure: Option<String> = None;
         loop {
-            while inflight.len() < depth && next <= end {
+            while fetches.len() < self.cfg.fetch_concurrency && next <= end {
                 let node = Arc::clone(&self.node);
                 let metrics = Arc::clone(&self.metrics);
                 let h = next;
-                inflight.push_back(tokio::spawn(async move {
+                fetches.push_back(tokio::spawn(async move {
                     let t0 = Instant::now();
                     let r = async {
                         match node.get_block_hash(u64::from(h)).await? {
@@ -605,62 +618,115 @@ impl Core {
                 }));
                 next += 1;
             }
-            let Some(front) = inflight.pop_front() else {
+            let Some(front) = fetches.pop_front() else {
                 break;
             };
-            let block = front
-                .await
-                .map_err(|e| format!("block fetch task: {e}"))?
-                .map_err(|e| format!("fetching block {height}: {e}"))?;
-            let Some(block) = block else {
+            let block = match front.await {
+                Ok(Ok(Some(b))) => b,
                 // The chain changed under us: the next round sees the reorg.
-                break;
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) => {
+                    failure = Some(format!("fetching block {height}: {e}"));
+                    break;
+                }
+                Err(e) => {
+                    failure = Some(format!("block fetch task: {e}"));
+                    break;
+                }
             };
             let scanned = {
-                let w = lock(&self.wallet);
-                scan_block(
+                let mut w = lock(&self.wallet);
+                let s = scan_block(
                     &block,
                     height,
                     &w.tracker,
                     &w.index,
                     &self.dust,
                     self.cfg.finality_depth,
-                )
-            };
-            let update = scanned.update.clone();
-            match self.db(move |l| l.block_connected(&update)).await {
-                Ok(e) => effects.extend(e),
-                Err(e) => {
-                    for t in inflight {
-                        t.abort();
-                    }
-                    if e.contains("does not extend the stored tip") {
-                        // A reorg raced us; the next round disconnects first.
-                        return Ok((true, effects));
-                    }
-                    return Err(format!("block_connected {height}: {e}"));
-                }
-            }
-            {
-                let mut w = lock(&self.wallet);
-                w.index.connect(block.block_hash(), height, &scanned);
-                for (kc, i) in &scanned.used {
+                );
+                // Applied before the commit so the next block's scan sees these coins; on a
+                // failed commit the index is marked incomplete below.
+                w.index.connect(block.block_hash(), height, &s);
+                for (kc, i) in &s.used {
                     w.tracker.mark_used(*kc, *i);
                     let _ = w.state.raise(*kc, i.saturating_add(1));
                 }
-            }
-            Metrics::inc(&self.metrics.blocks_connected);
-            moved = true;
-            if height < end {
-                failpoint::hit(failpoint::DURING_SYNC);
-            }
+                s
+            };
+            let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            let wait_turn = prev_go.replace(go_rx);
+            let ledger = Arc::clone(&self.ledger);
+            let update = scanned.update;
+            commits.push_back((
+                height,
+                tokio::task::spawn_blocking(move || {
+                    if let Some(rx) = wait_turn {
+                        let _ = rx.recv();
+                    }
+                    let _ = go_tx.send(());
+                    ledger.block_connected(&update).map_err(|e| e.to_string())
+                }),
+            ));
             height += 1;
-            if self.is_shutdown() {
-                for t in inflight {
-                    t.abort();
+            while commits.len() >= COMMIT_DEPTH || (fetches.is_empty() && !commits.is_empty()) {
+                let Some((h, c)) = commits.pop_front() else {
+                    break;
+                };
+                match c.await {
+                    Ok(Ok(e)) => {
+                        effects.extend(e);
+                        Metrics::inc(&self.metrics.blocks_connected);
+                        moved = true;
+                        if h < end {
+                            failpoint::hit(failpoint::DURING_SYNC);
+                        }
+                    }
+                    Ok(Err(e)) => {
+                        failure.get_or_insert(format!("block_connected {h}: {e}"));
+                        break;
+                    }
+                    Err(e) => {
+                        failure.get_or_insert(format!("block_connected task: {e}"));
+                        break;
+                    }
                 }
+            }
+            if failure.is_some() || self.is_shutdown() {
                 break;
             }
+        }
+        for f in fetches {
+            f.abort();
+        }
+        // Let the remaining commits finish (in order) before anything else touches the ledger.
+        for (h, c) in commits {
+            match c.await {
+                Ok(Ok(e)) if failure.is_none() => {
+                    effects.extend(e);
+                    Metrics::inc(&self.metrics.blocks_connected);
+                    moved = true;
+                }
+                Ok(Ok(e)) => {
+                    // Committed after an earlier failure cannot happen (each block needs its
+                    // parent); keep the effects anyway.
+                    effects.extend(e);
+                }
+                Ok(Err(e)) => {
+                    failure.get_or_insert(format!("block_connected {h}: {e}"));
+                }
+                Err(e) => {
+                    failure.get_or_insert(format!("block_connected task: {e}"));
+                }
+            }
+        }
+        if let Some(f) = failure {
+            lock(&self.wallet).index.mark_incomplete();
+            if f.contains("does not extend the stored tip") {
+                // A reorg raced us; the next round disconnects first.
+                return Ok((true, effects));
+            }
+            self.perform(effects).await;
+            return Err(f);
         }
         Ok((moved, effects))
     }

@@ -61,6 +61,12 @@ impl CoinIndex {
         self.complete
     }
 
+    /// Forgets that the index is complete (every spend then goes to the ledger).
+    pub fn mark_incomplete(&mut self) {
+        self.complete = false;
+        self.undo.clear();
+    }
+
     /// Adds a coin known from elsewhere (the ledger at start, our own change).
     pub fn insert(&mut self, op: OutPoint, coin: TrackedCoin) {
         self.coins.insert(op, coin);

@@ -56,10 +56,10 @@ async fn dust_storm_payouts_never_spend_dust() {
         rig.fund_hot(1 + (i % 15), 1_000 + u64::from(i)); // dust: < 13,600 wat
     }
     rig.sim.mine(1);
-    let engine = rig.engine(test_config(rig.dir.path())).await;
     for i in 0..5 {
         rig.withdraw(&format!("d{i}"), i, MONA);
     }
+    let engine = rig.engine(test_config(rig.dir.path())).await;
     engine.wake();
     wait_for("all broadcast", || {
         (0..5).all(|i| state_of(&rig.ledger, &format!("d{i}")) == PayoutState::Broadcast)
@@ -99,10 +99,10 @@ async fn restart_mid_flight_pays_nothing_twice() {
         Some("sendrawtransaction"),
         mona_simnode::FaultAction::DropResponse,
     ));
-    let engine = rig.engine(test_config(rig.dir.path())).await;
     for i in 0..6 {
         rig.withdraw(&format!("r{i}"), i, MONA + u64::from(i));
     }
+    let engine = rig.engine(test_config(rig.dir.path())).await;
     engine.wake();
     wait_for("all signed or broadcast", || {
         (0..6).all(|i| state_of(&rig.ledger, &format!("r{i}")).has_tx())
@@ -116,15 +116,23 @@ async fn restart_mid_flight_pays_nothing_twice() {
     }
     let engine = rig.engine(test_config(rig.dir.path())).await;
     engine.wake();
-    wait_for("new ones broadcast", || {
-        (6..8).all(|i| state_of(&rig.ledger, &format!("r{i}")).has_tx())
-    })
-    .await;
-    rig.sim.mine(1);
-    wait_for("all confirmed", || {
-        (0..8).all(|i| state_of(&rig.ledger, &format!("r{i}")) == PayoutState::Confirmed)
-    })
-    .await;
+    // Coins may all be in flight (change unconfirmed): blocks come until everything is paid.
+    let all_confirmed = || {
+        (0..8).all(|i| {
+            matches!(
+                state_of(&rig.ledger, &format!("r{i}")),
+                PayoutState::Confirmed | PayoutState::Final
+            )
+        })
+    };
+    for _ in 0..100 {
+        if all_confirmed() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        rig.sim.mine(1);
+    }
+    wait_for("all confirmed", all_confirmed).await;
     let view = chain_view(&rig.blocks().await);
     for i in 0..8u32 {
         assert_eq!(

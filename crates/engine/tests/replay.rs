@@ -13,8 +13,8 @@ async fn monappy_replay_pays_every_voucher_exactly_once() {
     const VOUCHERS: u32 = 20;
     const CLIENTS: u32 = 6;
     let rig = Rig::new().await;
-    for i in 0..4 {
-        rig.fund_hot(i, 25 * MONA);
+    for i in 0..10 {
+        rig.fund_hot(i, 10 * MONA);
     }
     rig.sim.mine(1);
     let start_balance = 100 * MONA;
@@ -78,12 +78,8 @@ async fn monappy_replay_pays_every_voucher_exactly_once() {
     let conflicts: u32 = handles.into_iter().map(|h| h.join().unwrap()).sum();
     assert!(conflicts > 0, "second-address redemptions are conflicts");
     let ids: Vec<String> = (0..VOUCHERS).map(|v| format!("voucher:v{v}")).collect();
-    wait_for("every voucher payout committed", || {
-        ids.iter().all(|id| state_of(&rig.ledger, id).has_tx())
-    })
-    .await;
     // Blocks come; the engine keeps re-sending the same bytes until the chain answers.
-    for _ in 0..200 {
+    for _ in 0..300 {
         rig.sim.mine(1);
         tokio::time::sleep(std::time::Duration::from_millis(60)).await;
         if ids.iter().all(|id| {
