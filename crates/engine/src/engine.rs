@@ -160,6 +160,8 @@ struct Runtime {
     first_seen: HashMap<Txid, u32>,
     /// Hot payouts of the last 24 h: (when, amount).
     daily: VecDeque<(Instant, u64)>,
+    /// Effects left over from a failed step, performed on the next tick.
+    deferred: Vec<Effect>,
     status: EngineStatus,
 }
 
@@ -175,6 +177,8 @@ pub(crate) struct Core {
     rt: Mutex<Runtime>,
     wake: Notify,
     woken: std::sync::atomic::AtomicBool,
+    /// One sync at a time (the driver, or an investigation from an API call).
+    sync_lock: tokio::sync::Mutex<()>,
     freeze_tx: watch::Sender<FreezeInfo>,
     shutdown_tx: watch::Sender<bool>,
 }
@@ -292,6 +296,7 @@ impl Engine {
             rt: Mutex::new(Runtime::default()),
             wake: Notify::new(),
             woken: std::sync::atomic::AtomicBool::new(true),
+            sync_lock: tokio::sync::Mutex::new(()),
             freeze_tx,
             shutdown_tx,
         });
@@ -366,6 +371,21 @@ impl EngineHandle {
     /// The counters.
     pub fn metrics(&self) -> MetricsSnapshot {
         self.core.metrics.snapshot()
+    }
+
+    /// How many payout transactions are in each non-final state (for `/metrics`; `final`
+    /// grows forever and is not counted here: the ledger has no count query).
+    pub async fn payouts_by_state(&self) -> Result<Vec<(PayoutState, usize)>, EngineError> {
+        self.core
+            .db(|l| {
+                PayoutState::ALL
+                    .iter()
+                    .filter(|s| s.has_tx() && **s != PayoutState::Final)
+                    .map(|s| Ok((*s, l.payouts_in_states(&[*s])?.len())))
+                    .collect::<Result<Vec<_>, StoreError>>()
+            })
+            .await
+            .map_err(EngineError::Busy)
     }
 
     /// A status snapshot.
@@ -496,6 +516,8 @@ impl Core {
         last_batch: &mut Instant,
         last_mempool: &mut Instant,
     ) -> Res<()> {
+        let deferred = std::mem::take(&mut lock(&self.rt).deferred);
+        self.perform(deferred).await;
         let new_blocks = self.sync().await?;
         if new_blocks || first {
             self.reconcile(first).await?;
@@ -534,6 +556,14 @@ impl Core {
     /// connects the missing blocks in order (fetched several at a time). Returns whether the
     /// tip moved.
     pub(crate) async fn sync(&self) -> Res<bool> {
+        let guard = self.sync_lock.lock().await;
+        let (moved, effects) = self.sync_locked().await?;
+        drop(guard);
+        self.perform(effects).await;
+        Ok(moved)
+    }
+
+    async fn sync_locked(&self) -> Res<(bool, Vec<Effect>)> {
         let node_height = self
             .timed(self.node.get_block_count())
             .await
@@ -577,8 +607,7 @@ impl Core {
         }
         let tip = self.db(|l| l.tip()).await?;
         lock(&self.rt).status.synced_tip = tip;
-        self.perform(effects).await;
-        Ok(moved)
+        Ok((moved, effects))
     }
 
     /// Fetches blocks `start..=end` (several in flight), scans them in order and hands them to
@@ -725,7 +754,9 @@ impl Core {
                 // A reorg raced us; the next round disconnects first.
                 return Ok((true, effects));
             }
-            self.perform(effects).await;
+            // Committed blocks' effects run on the next tick (the freeze, if any, is already
+            // persisted by the ledger).
+            lock(&self.rt).deferred.extend(effects);
             return Err(f);
         }
         Ok((moved, effects))
