@@ -10,6 +10,25 @@
 //!   `BlockUpdate`), [`config`] (float math), [`keys`] (signing + libbitcoinconsensus check),
 //!   [`state`] (persisted address counters), [`failpoint`] (crash-matrix points).
 //!
+//! # How hot-node drives it
+//! ```text
+//! start:   let ledger: Arc<dyn Ledger> = Arc::new(SqliteLedger::open(datadir.join("ledger.db"))?);
+//!          let node = Arc::new(NodeClient::new(node_config));
+//!          let mut cfg = EngineConfig::new(network);            // then copy [payouts]/[policy]
+//!          cfg.datadir = Some(datadir);                        // engine-state.json lives here
+//!          let engine = Engine::start(cfg, ledger.clone(), node,
+//!                                     HotKeys::from_account(hot_wallet.account()),
+//!                                     cold_export.account.clone()).await?;   // genesis checked
+//! intake:  ledger.request_withdrawal(..) / redeem_voucher(..) (the API, as today), then
+//!          engine.wake()  (also after unfreeze)
+//! address: engine.new_deposit_address()? -> DepositAddress { address, index }
+//! status:  engine.status(), engine.float_status().await?, engine.freeze_info(),
+//!          engine.freeze_events() (watch), engine.metrics(), engine.payouts_by_state().await?
+//! top-up:  engine.propose_topup(amount).await? -> TopUpProposal (psbt bytes for the outbox)
+//!          engine.submit_topup(&id, &signed_psbt_bytes).await? -> Txid
+//! stop:    engine.shutdown().await   (committed payouts are re-sent by the next start)
+//! ```
+//!
 //! Crate invariant: no payout bytes reach the node before the ledger committed them; an
 //! unknown outcome (timeout, 503, reset, dropped answer, crash) is never treated as a failure.
 

@@ -384,3 +384,77 @@ mod tests {
         assert!(!index.is_complete(), "no undo data left: incomplete");
     }
 }
+
+#[cfg(test)]
+mod props {
+    use super::*;
+    use bitcoin::hashes::Hash;
+    use proptest::prelude::*;
+
+    fn op(n: u8, v: u32) -> OutPoint {
+        OutPoint {
+            txid: Txid::from_byte_array([n; 32]),
+            vout: v,
+        }
+    }
+
+    fn scanned(created: &[(u8, u64)], spent: &[(u8, u32)], h: u32) -> Scanned {
+        Scanned {
+            update: BlockUpdate {
+                block: BlockRef {
+                    height: h,
+                    hash: BlockHash::from_byte_array([h as u8; 32]),
+                },
+                prev_hash: BlockHash::all_zeros(),
+                txids: vec![],
+                new_coins: created
+                    .iter()
+                    .map(|(n, v)| NewCoin {
+                        outpoint: op(*n, h),
+                        value_wat: *v,
+                        script_pubkey: bitcoin::ScriptBuf::from_bytes(vec![0x51]),
+                        keychain: Keychain::HotExternal,
+                        derivation_index: 0,
+                        is_dust: false,
+                    })
+                    .collect(),
+                spends: spent
+                    .iter()
+                    .map(|(n, v)| (op(*n, *v), Txid::all_zeros()))
+                    .collect(),
+                finality_depth: 1,
+            },
+            used: vec![],
+        }
+    }
+
+    proptest! {
+        /// Connecting blocks then disconnecting them all (newest first) restores the confirmed
+        /// balance and the coin set.
+        #[test]
+        fn connect_then_disconnect_restores(blocks in proptest::collection::vec(
+            (proptest::collection::vec((0u8..20, 1u64..1_000_000), 0..5),
+             proptest::collection::vec((0u8..20, 0u32..8), 0..5)), 1..8)) {
+            let mut idx = CoinIndex::new(true);
+            for n in 0..5u8 {
+                idx.insert(op(n, 0), TrackedCoin { value_wat: 1000, keychain: Keychain::HotInternal, height: Some(0), is_dust: false });
+            }
+            let before_bal = idx.hot_confirmed_wat();
+            let before_set = idx.outpoints_where(|_| true);
+            let mut hashes = Vec::new();
+            for (i, (created, spent)) in blocks.iter().enumerate() {
+                let h = i as u32 + 1;
+                let s = scanned(created, spent, h);
+                idx.connect(s.update.block.hash, h, &s);
+                hashes.push(s.update.block.hash);
+            }
+            for hash in hashes.into_iter().rev() {
+                idx.disconnect(hash);
+            }
+            prop_assert!(idx.is_complete());
+            prop_assert_eq!(idx.hot_confirmed_wat(), before_bal);
+            let confirmed = idx.outpoints_where(|c| c.height.is_some());
+            prop_assert_eq!(confirmed, before_set);
+        }
+    }
+}
