@@ -952,8 +952,15 @@ impl Ledger for MemoryLedger {
             }
             let (state, note) = match close {
                 TopUpClose::Submitted { txid } => {
-                    if !s.payouts.contains_key(txid) {
-                        return Err(FloatError::UnknownPayout(*txid));
+                    let p = s
+                        .payouts
+                        .get(txid)
+                        .ok_or(FloatError::UnknownPayout(*txid))?;
+                    if p.kind != PayoutKind::TopUp {
+                        return Err(FloatError::NotATopUp {
+                            txid: *txid,
+                            kind: p.kind.as_str(),
+                        });
                     }
                     (TopUpState::Submitted, txid.to_string())
                 }

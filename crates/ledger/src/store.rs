@@ -228,6 +228,14 @@ pub enum FloatError {
     /// A submitted top-up names a payout that is not committed.
     #[error("top-up submission names uncommitted payout {0}")]
     UnknownPayout(Txid),
+    /// A submitted top-up names a committed payout that is not a top-up.
+    #[error("top-up submission names payout {txid}, which is a {kind} payout, not a top-up")]
+    NotATopUp {
+        /// The payout named.
+        txid: Txid,
+        /// Its kind's name.
+        kind: &'static str,
+    },
     /// Storage failed; retry is safe.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -299,7 +307,7 @@ pub trait Ledger: Send + Sync {
     fn unfreeze(&self, reason: &str) -> Result<FreezeState, FloatError>;
     /// Opens a top-up proposal (one open at a time; same id and body = replay).
     fn open_topup(&self, proposal: &TopUpProposal) -> Result<Intake<TopUpProposal>, FloatError>;
-    /// Closes the open top-up proposal `id`.
+    /// Closes the open top-up proposal `id` (`Submitted` must name a committed top-up payout).
     fn close_topup(&self, id: &str, close: &TopUpClose) -> Result<TopUpProposal, FloatError>;
     /// Appends a decision to the audit log (e.g. a signing decision); returns its seq.
     fn append_audit(&self, kind: &str, subject: &str, detail: &str) -> Result<u64, FloatError>;

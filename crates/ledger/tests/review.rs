@@ -483,6 +483,40 @@ fn withdrawals_payout_has_no_unaccounted_output_test() {
     both(withdrawals_payout_has_no_unaccounted_output);
 }
 
+/// Closing a top-up proposal as submitted must name the committed top-up, not any payout:
+/// otherwise the proposal is recorded as done while no cold-to-hot transaction exists.
+fn topup_submission_names_a_topup_payout(l: &dyn Ledger) {
+    let coins = fund(l, &[100_000]);
+    l.request_withdrawal(&wreq("a", 1, 30_000)).expect("a");
+    let c = payout_commit(&[(coins[0], 100_000)], &[("a", 1, 30_000)], 69_000, 5);
+    l.commit_payout(&c).expect("commit");
+    let t = TopUpProposal {
+        id: "t1".into(),
+        psbt: vec![1, 2, 3],
+        unsigned_txid: mona_ledger::conformance::fake_txid(),
+        amount_wat: 500_000,
+        state: TopUpState::Open,
+        close_note: None,
+    };
+    l.open_topup(&t).expect("open");
+    let before = mona_ledger::conformance::snapshot(l);
+    let r = l.close_topup("t1", &TopUpClose::Submitted { txid: c.txid });
+    assert!(
+        matches!(r, Err(FloatError::NotATopUp { txid, .. }) if txid == c.txid),
+        "a withdrawals payout closed a top-up proposal: {r:?}"
+    );
+    assert_eq!(mona_ledger::conformance::snapshot(l), before);
+    assert_eq!(
+        l.open_topup_proposal().expect("r").map(|t| t.id),
+        Some("t1".into())
+    );
+}
+
+#[test]
+fn topup_submission_names_a_topup_payout_test() {
+    both(topup_submission_names_a_topup_payout);
+}
+
 // ---------------------------------------------------------------------------------------
 // Random operation sequences with chain-valid confirmations and fee bumps that change their
 // inputs, checking the money invariants after every step.

@@ -937,8 +937,12 @@ pub(crate) fn close_topup(
     }
     let (state, note) = match close {
         TopUpClose::Submitted { txid } => {
-            if !is_payout(c, txid)? {
-                return Err(FloatError::UnknownPayout(*txid));
+            let p = read::payout(c, txid)?.ok_or(FloatError::UnknownPayout(*txid))?;
+            if p.kind != PayoutKind::TopUp {
+                return Err(FloatError::NotATopUp {
+                    txid: *txid,
+                    kind: p.kind.as_str(),
+                });
             }
             (TopUpState::Submitted, txid.to_string())
         }
