@@ -29,7 +29,11 @@ Exit codes:
   3 input refused (400/413/422), nothing changed 10 run: node on another chain, 401, unreachable
   4 conflict (409), nothing changed              11 hot seed: wrong passphrase or damaged file
   5 not found (404)                              12 audit verify: chain broken
-  6 unavailable: frozen/overloaded (503), 429    13 not implemented yet (501)";
+  6 unavailable: frozen/overloaded (503), 429    13 not implemented yet (501)
+ qr input (nothing written; 9 also means a qr output already exists):
+ 20 no qr code found           23 checksum mismatch       26 too many frames
+ 21 not a ur / wrong ur type   24 two messages mixed      27 incomplete: capture more
+ 22 corrupted frame            25 over the size cap       28 wrong kind or invalid content";
 
 /// Monacoin custody hot node: daemon (`run`) and operator CLI.
 #[derive(Debug, Parser)]
@@ -79,6 +83,9 @@ pub enum Command {
     /// Top-up commands (cold -> hot through the air gap).
     #[command(subcommand)]
     Topup(TopupCmd),
+    /// Carry a PSBT across the air gap as animated QR codes (local; no daemon needed).
+    #[command(subcommand)]
+    Qr(crate::qr::QrCmd),
 }
 
 /// `--datadir D`.
@@ -282,6 +289,10 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
                 },
                 crate::run::shutdown_signal(),
             ))
+        }
+        Command::Qr(cmd) => {
+            crate::logging::init(format, "warn");
+            crate::qr::run(json, cmd)
         }
         other => {
             crate::logging::init(format, "warn");
@@ -647,7 +658,7 @@ async fn operator(json: bool, network: Option<Network>, cmd: Command) -> Result<
             });
             Ok(())
         }
-        Command::Init(_) | Command::Run(_) => {
+        Command::Init(_) | Command::Run(_) | Command::Qr(_) => {
             Err(CliError::new(Exit::Failure, "not an operator command"))
         }
     }

@@ -37,6 +37,24 @@ pub enum Exit {
     AuditBroken = 12,
     /// Not implemented yet (HTTP 501): 13.
     NotImplemented = 13,
+    /// QR input: no QR code found (no images, an unreadable image): 20.
+    QrNoCode = 20,
+    /// QR input: a QR code that is not a UR of an accepted type: 21.
+    QrNotUr = 21,
+    /// QR input: a corrupted frame: 22.
+    QrCorrupted = 22,
+    /// QR input: the message checksum does not match: 23.
+    QrChecksum = 23,
+    /// QR input: frames from two different messages: 24.
+    QrMixed = 24,
+    /// QR input or output: message or image over the size cap: 25.
+    QrTooLarge = 25,
+    /// QR input: more frames than the cap: 26.
+    QrTooManyFrames = 26,
+    /// QR input: not enough frames to finish; capture more: 27.
+    QrIncomplete = 27,
+    /// QR input: complete, but not the expected kind or not a valid PSBT/export: 28.
+    QrWrongContent = 28,
 }
 
 impl Exit {
@@ -60,6 +78,15 @@ impl Exit {
             Exit::Seed => "seed",
             Exit::AuditBroken => "audit_broken",
             Exit::NotImplemented => "not_implemented",
+            Exit::QrNoCode => "qr_no_code",
+            Exit::QrNotUr => "qr_not_ur",
+            Exit::QrCorrupted => "qr_corrupted",
+            Exit::QrChecksum => "qr_checksum",
+            Exit::QrMixed => "qr_mixed",
+            Exit::QrTooLarge => "qr_too_large",
+            Exit::QrTooManyFrames => "qr_too_many_frames",
+            Exit::QrIncomplete => "qr_incomplete",
+            Exit::QrWrongContent => "qr_wrong_content",
         }
     }
     /// The exit code for an HTTP error status.

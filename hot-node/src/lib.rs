@@ -15,6 +15,7 @@ pub mod float;
 pub mod hot_wallet;
 pub mod logging;
 pub mod metrics;
+pub mod qr;
 pub mod run;
 pub mod secret;
 pub mod voucher;
