@@ -599,7 +599,8 @@ pub fn apply(
             let conf = Confirmation {
                 height: *height,
                 block_hash: *block_hash,
-                confirmations: tip_height - height + 1,
+                // Saturating: a tip at u32::MAX over height 0 must not overflow (no panic on input).
+                confirmations: (tip_height - height).saturating_add(1),
             };
             match payout.state {
                 S::Signed | S::Broadcast | S::ReplacedBy | S::Stuck => {
@@ -639,7 +640,7 @@ pub fn apply(
                         detail: format!("tip height {tip_height} below block height {}", c.height),
                     });
                 }
-                let n = tip_height - c.height + 1;
+                let n = (tip_height - c.height).saturating_add(1);
                 next.confirmation = Some(Confirmation {
                     confirmations: n,
                     ..c
@@ -1035,6 +1036,29 @@ mod tests {
         for (name, p, e) in cases {
             assert!(apply(&p, &e).is_err(), "case {name} must be refused");
         }
+    }
+
+    #[test]
+    fn extreme_heights_do_not_overflow() {
+        // apply is public and must not panic on any input: tip u32::MAX over height 0.
+        let (p, _) = run(&[
+            PayoutEvent::Committed { tx: stx(1) },
+            PayoutEvent::SeenInBlock {
+                height: 0,
+                block_hash: bh(0),
+                tip_height: u32::MAX,
+            },
+        ]);
+        assert_eq!(p.confirmation.map(|c| c.confirmations), Some(u32::MAX));
+        let (p, _) = apply(
+            &p,
+            &PayoutEvent::TipChanged {
+                tip_height: u32::MAX,
+                finality_depth: u32::MAX,
+            },
+        )
+        .expect("tip");
+        assert_eq!(p.state, PayoutState::Final);
     }
 
     #[test]
