@@ -407,6 +407,14 @@ impl EngineHandle {
         self.core.propose_topup(amount.map(Amount::to_wat)).await
     }
 
+    /// For a withdrawal above `max_payout` (it waits, see [`EngineStatus::awaiting_cold`]):
+    /// an unsigned PSBT paying it from cold coins, with full previous transactions and BIP32
+    /// derivations, for the cold signer. Not stored and not committable yet (see the crate
+    /// docs): the withdrawal stays `requested`.
+    pub async fn propose_cold_withdrawal(&self, id: &str) -> Result<Vec<u8>, EngineError> {
+        Ok(self.core.propose_cold_withdrawal(id).await?.serialize())
+    }
+
     /// Accepts the cold-signed PSBT of the open proposal `id` if its unsigned transaction is
     /// the proposed one; commits it as a top-up payout and broadcasts it.
     pub async fn submit_topup(&self, id: &str, psbt: &[u8]) -> Result<Txid, EngineError> {
@@ -1492,25 +1500,10 @@ impl Core {
         Ok(())
     }
 
-    async fn propose_topup(&self, amount_wat: Option<u64>) -> Result<TopUpProposal, EngineError> {
+    /// Our confirmed, unreserved, non-dust cold coins, each with its full previous transaction
+    /// (fetched with `getrawtransaction txid false blockhash`, no txindex needed).
+    async fn cold_coins_with_prev(&self) -> Result<Vec<WalletCoin>, EngineError> {
         let busy = EngineError::Busy;
-        if let Some(open) = self.db(|l| l.open_topup_proposal()).await.map_err(busy)? {
-            return Err(EngineError::Conflict(format!(
-                "top-up proposal {:?} is already open",
-                open.id
-            )));
-        }
-        let fs = self.float_status().await?;
-        let amount_wat = match amount_wat {
-            Some(a) => a,
-            None => fs.hot_target_wat.saturating_sub(fs.hot_wat),
-        };
-        if amount_wat == 0 {
-            return Err(EngineError::Refused(
-                "hot balance is at or above hot_target: nothing to top up".into(),
-            ));
-        }
-        // Cold coins: from the index, their records from the ledger.
         let cold_ops: Vec<OutPoint> = {
             let w = lock(&self.wallet);
             w.index_cold_outpoints()
@@ -1546,6 +1539,76 @@ impl Core {
             wc.prev_tx = Some(Arc::new(prev));
             coins.push(wc);
         }
+        Ok(coins)
+    }
+
+    /// An unsigned PSBT paying a withdrawal above `max_payout` from cold coins (change to a
+    /// cold change address), for the cold signer. Not stored: the ledger cannot yet commit a
+    /// cold-signed transaction that pays a withdrawal, so the withdrawal stays `requested`.
+    async fn propose_cold_withdrawal(&self, id: &str) -> Result<Psbt, EngineError> {
+        let busy = EngineError::Busy;
+        let id2 = id.to_string();
+        let w = self
+            .db(move |l| l.withdrawal(&id2))
+            .await
+            .map_err(busy)?
+            .ok_or_else(|| EngineError::Refused(format!("unknown withdrawal {id:?}")))?;
+        if w.state != PayoutState::Requested {
+            return Err(EngineError::Conflict(format!(
+                "withdrawal {id:?} is {}, not requested",
+                w.state
+            )));
+        }
+        let coins = self.cold_coins_with_prev().await?;
+        let tip = self.tip_height().await.map_err(EngineError::Busy)?;
+        let fee_rate = self.fee_rate().await;
+        let cold_change = self.next_index(Keychain::ColdInternal);
+        let no_exclude = |_: &WalletCoin| false;
+        let built = build_payout(
+            &coins,
+            std::slice::from_ref(&self.cold),
+            &PayoutRequest {
+                payments: &[Payment {
+                    script_pubkey: w.destination.script_pubkey.clone(),
+                    amount: Amount::from_wat_const(w.amount_wat),
+                }],
+                fee_rate,
+                change: WalletDestination::change(&self.cold, cold_change),
+                tip_height: tip,
+                settings: self.settings(),
+                exclude: &no_exclude,
+            },
+        )
+        .map_err(|e| EngineError::Refused(format!("cannot build the cold payout: {e}")))?;
+        {
+            let mut w = lock(&self.wallet);
+            w.state
+                .raise(Keychain::ColdInternal, cold_change + 1)
+                .map_err(|e| EngineError::Busy(e.to_string()))?;
+            w.tracker.mark_used(Keychain::ColdInternal, cold_change);
+        }
+        Ok(built.psbt)
+    }
+
+    async fn propose_topup(&self, amount_wat: Option<u64>) -> Result<TopUpProposal, EngineError> {
+        let busy = EngineError::Busy;
+        if let Some(open) = self.db(|l| l.open_topup_proposal()).await.map_err(busy)? {
+            return Err(EngineError::Conflict(format!(
+                "top-up proposal {:?} is already open",
+                open.id
+            )));
+        }
+        let fs = self.float_status().await?;
+        let amount_wat = match amount_wat {
+            Some(a) => a,
+            None => fs.hot_target_wat.saturating_sub(fs.hot_wat),
+        };
+        if amount_wat == 0 {
+            return Err(EngineError::Refused(
+                "hot balance is at or above hot_target: nothing to top up".into(),
+            ));
+        }
+        let coins = self.cold_coins_with_prev().await?;
         let tip = self.tip_height().await.map_err(busy)?;
         let fee_rate = self.fee_rate().await;
         let hot_index = self.next_index(Keychain::HotExternal);

@@ -10,6 +10,7 @@ use mona_ledger::PayoutState;
 async fn withdrawal_paid_once_and_confirms() {
     let rig = Rig::new().await;
     rig.fund_hot(0, 50 * MONA);
+    rig.fund_cold(0, 6_000 * MONA);
     rig.sim.mine(1);
     let engine = rig.engine(test_config(rig.dir.path())).await;
     rig.withdraw("w1", 1, 2 * MONA);
@@ -31,6 +32,20 @@ async fn withdrawal_paid_once_and_confirms() {
     })
     .await;
     assert_eq!(engine.status().awaiting_cold, vec!["big".to_string()]);
+    // The cold path: a PSBT paying it from cold coins, with everything the cold signer needs.
+    let psbt =
+        bitcoin::psbt::Psbt::deserialize(&engine.propose_cold_withdrawal("big").await.unwrap())
+            .unwrap();
+    assert!(psbt
+        .unsigned_tx
+        .output
+        .iter()
+        .any(|o| o.script_pubkey == customer(2).script_pubkey && o.value.to_sat() == 5_000 * MONA));
+    assert!(psbt
+        .inputs
+        .iter()
+        .all(|i| i.non_witness_utxo.is_some() && !i.bip32_derivation.is_empty()));
+    assert_eq!(state_of(&rig.ledger, "big"), PayoutState::Requested);
     let view = chain_view(&rig.blocks().await);
     assert_eq!(view.paid_to[&customer(1).script_pubkey], vec![2 * MONA]);
     assert!(!view.paid_to.contains_key(&customer(2).script_pubkey));
