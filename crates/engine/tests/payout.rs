@@ -158,3 +158,35 @@ async fn restart_mid_flight_pays_nothing_twice() {
     }
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deposit_addresses_are_never_reissued_and_deposits_past_the_gap_are_seen() {
+    let rig = Rig::new().await;
+    let engine = rig.engine(test_config(rig.dir.path())).await;
+    let mut issued = Vec::new();
+    for _ in 0..30 {
+        issued.push(engine.new_deposit_address().unwrap());
+    }
+    assert_eq!(
+        issued.iter().map(|a| a.index).collect::<Vec<_>>(),
+        (0..30).collect::<Vec<_>>()
+    );
+    assert_eq!(issued[29].address, hot_watch().address(0, 29).unwrap());
+    drop(engine); // crash
+    let engine = rig.engine(test_config(rig.dir.path())).await;
+    assert_eq!(
+        engine.new_deposit_address().unwrap().index,
+        30,
+        "no index handed out twice"
+    );
+    // A deposit to the 30th issued address (index 29, beyond the default gap of 20 from 0).
+    rig.sim
+        .fund_script(&issued[29].address.script_pubkey().clone(), 3 * MONA)
+        .unwrap();
+    rig.sim.mine(1);
+    wait_for("deposit seen", || {
+        rig.ledger.balances().unwrap().hot_confirmed_wat == 3 * MONA
+    })
+    .await;
+    engine.shutdown().await;
+}
