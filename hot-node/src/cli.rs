@@ -83,6 +83,8 @@ pub enum Command {
     /// Top-up commands (cold -> hot through the air gap).
     #[command(subcommand)]
     Topup(TopupCmd),
+    /// Write the hot wallet's watch-only export (the cold signer's format) for the cold policy.
+    Export(crate::export::ExportArgs),
     /// Carry a PSBT across the air gap as animated QR codes (local; no daemon needed).
     #[command(subcommand)]
     Qr(crate::qr::QrCmd),
@@ -293,6 +295,10 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Qr(cmd) => {
             crate::logging::init(format, "warn");
             crate::qr::run(json, cmd)
+        }
+        Command::Export(args) => {
+            crate::logging::init(format, "warn");
+            crate::export::run(network, json, &args)
         }
         other => {
             crate::logging::init(format, "warn");
@@ -658,7 +664,7 @@ async fn operator(json: bool, network: Option<Network>, cmd: Command) -> Result<
             });
             Ok(())
         }
-        Command::Init(_) | Command::Run(_) | Command::Qr(_) => {
+        Command::Init(_) | Command::Run(_) | Command::Export(_) | Command::Qr(_) => {
             Err(CliError::new(Exit::Failure, "not an operator command"))
         }
     }

@@ -14,6 +14,8 @@ use mona_keystore::{CreateError, KdfParams, OpenError, Passphrase, SeedPayload, 
 use mona_wallet::{Account, Mnemonic, Purpose, WatchOnlyAccount, WordCount};
 use serde::{Deserialize, Serialize};
 
+use crate::watch_only::WatchOnlyWallet;
+
 /// Public metadata in the seed file header (same shape as the cold signer's).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -74,6 +76,8 @@ impl HotSeedError {
 /// The unlocked hot wallet: the BIP84 account 0 of the hot seed.
 pub struct HotWallet {
     account: Account,
+    /// Watch-only accounts 0 of every purpose (BIP84 first), for `hot-node export`.
+    exports: Vec<WatchOnlyAccount>,
     fingerprint: String,
 }
 
@@ -92,8 +96,17 @@ impl HotWallet {
         let seed = mnemonic.to_seed("");
         let secp = Secp256k1::signing_only();
         let fingerprint = seed.master_fingerprint(&secp).to_string();
+        let exports = Purpose::ALL
+            .iter()
+            .map(|p| {
+                Account::from_seed(&secp, &seed, network, *p, 0)
+                    .watch_only()
+                    .clone()
+            })
+            .collect();
         HotWallet {
             account: Account::from_seed(&secp, &seed, network, Purpose::Bip84, 0),
+            exports,
             fingerprint,
         }
     }
@@ -106,6 +119,13 @@ impl HotWallet {
     /// The public half (addresses, descriptors).
     pub fn watch_only(&self) -> &WatchOnlyAccount {
         self.account.watch_only()
+    }
+
+    /// The watch-only export of the hot wallet, in exactly the cold signer's `export` format
+    /// (the BIP84 account selected, every purpose listed, BIP84 first), so treasury staff can
+    /// register the hot wallet in the cold signer's policy (`[destinations] hot_descriptors`).
+    pub fn export(&self) -> WatchOnlyWallet {
+        WatchOnlyWallet::from_accounts(self.account.watch_only(), &self.exports)
     }
 
     /// Master fingerprint, 8 hex digits.

@@ -11,6 +11,7 @@ pub mod config;
 pub mod datadir;
 pub mod engine;
 pub mod exit;
+pub mod export;
 pub mod float;
 pub mod hot_wallet;
 pub mod logging;

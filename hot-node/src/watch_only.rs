@@ -173,29 +173,24 @@ impl WatchOnlyWallet {
         })
     }
 
-    /// The export document of `account` (as `cold-signer export` would write it).
+    /// The export document of `account` alone (as `cold-signer export` would write it for a
+    /// wallet with only that account).
     pub fn from_account(account: &WatchOnlyAccount) -> WatchOnlyWallet {
-        let entry = AccountEntry {
-            account_type: format!("bip{}", account.script_type.purpose()),
-            account_path: account.account_path_string(),
-            account_xpub: account.xpub_string(),
-            account_xpub_slip132: account.slip132_string(),
-            receive_descriptor: account.receive_descriptor().to_string(),
-            change_descriptor: account.change_descriptor().to_string(),
-            first_receive_address: account
-                .address(0, 0)
-                .map(|a| a.to_string())
-                .unwrap_or_default(),
-        };
+        WatchOnlyWallet::from_accounts(account, std::slice::from_ref(account))
+    }
+
+    /// The export document of `selected`, listing every account of `all` (in order), exactly
+    /// as `cold-signer export` writes it.
+    pub fn from_accounts(selected: &WatchOnlyAccount, all: &[WatchOnlyAccount]) -> WatchOnlyWallet {
         WatchOnlyWallet {
-            account: account.clone(),
+            account: selected.clone(),
             document: ExportDocument {
                 format: FORMAT.into(),
                 version: VERSION,
-                network: account.network,
-                master_fingerprint: account.fingerprint.to_string(),
-                account: entry.clone(),
-                accounts: vec![entry],
+                network: selected.network,
+                master_fingerprint: selected.fingerprint.to_string(),
+                account: entry_of(selected),
+                accounts: all.iter().map(entry_of).collect(),
             },
         }
     }
@@ -203,6 +198,28 @@ impl WatchOnlyWallet {
     /// The document as pretty JSON.
     pub fn to_json(&self) -> String {
         serde_json::to_string_pretty(&self.document).unwrap_or_default()
+    }
+
+    /// The file bytes `cold-signer export --out F` writes: compact JSON and a newline.
+    pub fn to_export_file(&self) -> String {
+        let mut s = serde_json::to_string(&self.document).unwrap_or_default();
+        s.push('\n');
+        s
+    }
+}
+
+fn entry_of(account: &WatchOnlyAccount) -> AccountEntry {
+    AccountEntry {
+        account_type: format!("bip{}", account.script_type.purpose()),
+        account_path: account.account_path_string(),
+        account_xpub: account.xpub_string(),
+        account_xpub_slip132: account.slip132_string(),
+        receive_descriptor: account.receive_descriptor().to_string(),
+        change_descriptor: account.change_descriptor().to_string(),
+        first_receive_address: account
+            .address(0, 0)
+            .map(|a| a.to_string())
+            .unwrap_or_default(),
     }
 }
 

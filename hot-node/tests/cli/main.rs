@@ -4,5 +4,6 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod export;
 mod init_and_exit_codes;
 mod run;
