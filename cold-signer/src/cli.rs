@@ -10,7 +10,8 @@ use mona::Network;
 use crate::cmd;
 use crate::exit::{CliError, EXIT_CODES_HELP};
 
-/// Air-gapped Monacoin signer: seed creation and backup, watch-only export, key derivation.
+/// Air-gapped Monacoin signer: seed creation and backup, watch-only export, key derivation,
+/// PSBT review and signing; PSBTs and the export cross the air gap as files or QR codes.
 #[derive(Debug, Parser)]
 #[command(name = "cold-signer", version, after_help = EXIT_CODES_HELP)]
 pub struct Cli {
@@ -54,6 +55,9 @@ pub enum Command {
     Inspect(cmd::review::InspectArgs),
     /// Review a PSBT under the signer's policy, confirm, sign, finalize when complete.
     Sign(cmd::review::SignArgs),
+    /// Carry a PSBT made by any tool across the air gap as animated QR codes.
+    #[command(subcommand)]
+    Qr(cmd::qr::QrCmd),
 }
 
 /// Runs the parsed command.
@@ -67,5 +71,6 @@ pub fn dispatch(cli: &Cli) -> Result<(), CliError> {
         Command::Address(sub) => cmd::address::run(network, json, sub),
         Command::Inspect(args) => cmd::review::inspect(network, json, args),
         Command::Sign(args) => cmd::review::sign(network, json, args),
+        Command::Qr(sub) => cmd::qr::run(json, sub),
     }
 }

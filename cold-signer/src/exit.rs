@@ -13,8 +13,7 @@ use mona_keystore::{OpenError, OpenErrorClass};
 pub enum Exit {
     /// Unexpected failure (I/O, out of memory, internal).
     Failure = 1,
-    /// Bad command line. clap exits with 2 itself; the variant documents the code.
-    #[allow(dead_code)]
+    /// Bad command line (clap's own code).
     Usage = 2,
     /// Bad input: invalid mnemonic, path, address, passphrase file, mismatched passphrases.
     BadInput = 3,
@@ -36,6 +35,24 @@ pub enum Exit {
     NotASeedFile = 13,
     /// The seed file's format version (or algorithm) is not supported by this build.
     SeedUnsupportedVersion = 14,
+    /// QR input: no QR code found (no images, an unreadable image).
+    QrNoCode = 20,
+    /// QR input: a QR code that is not a UR of an accepted type.
+    QrNotUr = 21,
+    /// QR input: a corrupted frame (bad checksum word, bad CBOR, self-contradicting header).
+    QrCorrupted = 22,
+    /// QR input: all fragments arrived but the message checksum does not match.
+    QrChecksum = 23,
+    /// QR input: frames from two different messages.
+    QrMixed = 24,
+    /// QR input or output: the message (or an image) is over the size cap.
+    QrTooLarge = 25,
+    /// QR input: more frames than the cap.
+    QrTooManyFrames = 26,
+    /// QR input: not enough frames to finish; capture more.
+    QrIncomplete = 27,
+    /// QR input: complete, but not the expected kind, or not a valid PSBT / export.
+    QrWrongContent = 28,
 }
 
 /// The exit code table appended to `--help`.
@@ -53,7 +70,17 @@ Exit codes:
   11  seed file corrupted or tampered with
   12  seed file truncated
   13  not a seed file
-  14  unsupported seed file version";
+  14  unsupported seed file version
+QR input refusals (nothing is written):
+  20  no qr code found (no images, unreadable image)
+  21  qr code is not a ur of an accepted type (ur:crypto-psbt, ur:psbt, ur:bytes, base64 psbt)
+  22  corrupted qr frame
+  23  qr message checksum mismatch
+  24  qr frames from two different messages
+  25  qr message or image over the size cap
+  26  more qr frames than the cap
+  27  incomplete: not enough qr frames, capture more
+  28  qr carries the wrong kind of payload or an invalid psbt / export";
 
 /// A command failure: an exit code and a one-line message for stderr.
 #[derive(Debug)]

@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod derive;
+pub mod qr;
 pub mod review;
 pub mod seed;
 

@@ -7,7 +7,8 @@
 //! never overwritten.
 //!
 //! Input decoding (binary, base64 or hex) is done here until `mona-airgap`'s `read_psbt_file`
-//! lands on main.
+//! lands on main. With `--qr-in` the PSBT is decoded from QR codes once, into memory, and that
+//! buffer is both reviewed and signed; `--qr-out` writes the signed PSBT as QR codes.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, Read, Write};
@@ -18,6 +19,7 @@ use bitcoin::base64::engine::general_purpose::STANDARD as BASE64;
 use bitcoin::base64::Engine as _;
 use clap::Args;
 use mona::{Amount, Network};
+use mona_airgap::{Caps, Payload};
 use mona_policy::{
     sighash_name, InputOwnership, Now, OutputOwnership, Policy, TxSummary, UtxoEvidence, Verdict,
     Violation,
@@ -27,6 +29,7 @@ use mona_wallet::psbt::{
 };
 use serde_json::{json, Value};
 
+use crate::cmd::qr::{ensure_qr_dir_free, read_psbt_qr, write_qr_out, QrArgs};
 use crate::exit::{CliError, Exit};
 use crate::{input, wallet_dir};
 
@@ -34,8 +37,15 @@ use crate::{input, wallet_dir};
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// The PSBT file (binary, base64 or hex; detected).
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "qr_in",
+        conflicts_with = "qr_in"
+    )]
+    pub file: Option<PathBuf>,
+    /// Read the PSBT from QR codes instead: an image, a directory of frames, or a GIF.
+    #[arg(long, value_name = "PATH")]
+    pub qr_in: Option<PathBuf>,
     /// The policy file (default: built-in defaults, which allow no destination but change).
     #[arg(long, value_name = "F")]
     pub policy: Option<PathBuf>,
@@ -55,16 +65,30 @@ pub struct InspectArgs {
 #[derive(Debug, Args)]
 pub struct SignArgs {
     /// The PSBT file (binary, base64 or hex; detected).
-    #[arg(value_name = "FILE")]
-    pub file: PathBuf,
+    #[arg(
+        value_name = "FILE",
+        required_unless_present = "qr_in",
+        conflicts_with = "qr_in"
+    )]
+    pub file: Option<PathBuf>,
+    /// Read the PSBT from QR codes instead: an image, a directory of frames, or a GIF (then
+    /// give --out F, --qr-out DIR or --qr-show for the signed PSBT).
+    #[arg(long, value_name = "PATH")]
+    pub qr_in: Option<PathBuf>,
+    /// Also write the signed PSBT as ur:crypto-psbt QR codes into this directory.
+    #[arg(long, value_name = "DIR")]
+    pub qr_out: Option<PathBuf>,
+    /// QR density, speed and terminal display of the signed PSBT.
+    #[command(flatten)]
+    pub qr: QrArgs,
     /// Wallet directory.
     #[arg(long, value_name = "DIR")]
     pub wallet: PathBuf,
     /// The signer's policy file (authoritative; never one sent with the PSBT).
     #[arg(long, value_name = "F")]
     pub policy: PathBuf,
-    /// Where to write the signed PSBT (default: NAME-signed.psbt next to FILE); the final
-    /// transaction goes next to it as NAME-final.txn.
+    /// Where to write the signed PSBT (default: NAME-signed.psbt next to FILE; none with
+    /// --qr-in); the final transaction goes next to it as NAME-final.txn.
     #[arg(long, value_name = "F")]
     pub out: Option<PathBuf>,
     /// Do not ask to type the total (scripts). Policy violations still refuse.
@@ -122,6 +146,29 @@ fn read_capped(path: &Path, max: u64, what: &str) -> Result<Vec<u8>, CliError> {
 fn read_psbt(path: &Path, max_binary: u64) -> Result<Vec<u8>, CliError> {
     let raw = read_capped(path, max_binary.saturating_mul(2) + 64, "PSBT")?;
     decode_psbt(&raw).map_err(|e| CliError::bad_input(format!("{}: {e}", path.display())))
+}
+
+/// The PSBT bytes from `file`, or decoded from the QR codes at `qr_in` (capped at the
+/// policy's size limit before anything is allocated).
+fn load_psbt(
+    file: Option<&Path>,
+    qr_in: Option<&Path>,
+    max_binary: u64,
+) -> Result<Vec<u8>, CliError> {
+    match (file, qr_in) {
+        (Some(file), _) => read_psbt(file, max_binary),
+        (None, Some(qr)) => {
+            let caps = Caps {
+                max_message_bytes: usize::try_from(max_binary).unwrap_or(usize::MAX),
+                ..Caps::default()
+            };
+            read_psbt_qr(qr, &caps)
+        }
+        (None, None) => Err(CliError::new(
+            Exit::Usage,
+            "give a PSBT FILE or --qr-in PATH",
+        )),
+    }
 }
 
 fn decode_psbt(raw: &[u8]) -> Result<Vec<u8>, String> {
@@ -395,7 +442,11 @@ fn parse(bytes: Vec<u8>, policy: &Policy, json: bool) -> Result<Option<Parsed>, 
 /// Runs `inspect`. Exits non-zero when the verdict has violations (a script can pre-flight).
 pub fn inspect(network: Network, json: bool, args: &InspectArgs) -> Result<(), CliError> {
     let policy = load_policy(args.policy.as_deref(), network)?;
-    let bytes = read_psbt(&args.file, policy.limits.max_psbt_bytes)?;
+    let bytes = load_psbt(
+        args.file.as_deref(),
+        args.qr_in.as_deref(),
+        policy.limits.max_psbt_bytes,
+    )?;
     let Some(parsed) = parse(bytes, &policy, json)? else {
         return Ok(());
     };
@@ -508,10 +559,38 @@ fn ask_total(total: Option<Amount>) -> Result<String, CliError> {
 /// Runs `sign`.
 pub fn sign(network: Network, json: bool, args: &SignArgs) -> Result<(), CliError> {
     let policy = load_policy(Some(&args.policy), network)?;
-    let (signed_path, final_path) = output_paths(&args.file, args.out.as_deref());
-    ensure_free(&signed_path)?;
-    ensure_free(&final_path)?;
-    let bytes = read_psbt(&args.file, policy.limits.max_psbt_bytes)?;
+    // With --qr-in there is no FILE to name the outputs after: only --out names them.
+    let (signed_path, final_path) = match (&args.file, &args.out) {
+        (Some(file), out) => {
+            let (s, f) = output_paths(file, out.as_deref());
+            (Some(s), Some(f))
+        }
+        (None, Some(out)) => {
+            let (s, f) = output_paths(out, Some(out));
+            (Some(s), Some(f))
+        }
+        (None, None) if args.qr_out.is_some() || args.qr.qr_show => (None, None),
+        (None, None) => {
+            return Err(CliError::new(
+                Exit::Usage,
+                "sign --qr-in needs --out F, --qr-out DIR or --qr-show for the signed PSBT",
+            ))
+        }
+    };
+    for path in signed_path.iter().chain(&final_path) {
+        ensure_free(path)?;
+    }
+    if let Some(dir) = &args.qr_out {
+        ensure_qr_dir_free(dir)?;
+    }
+    let bytes = load_psbt(
+        args.file.as_deref(),
+        args.qr_in.as_deref(),
+        policy.limits.max_psbt_bytes,
+    )?;
+    // QR input is decoded once into this buffer; it is what gets reviewed and what the
+    // signature is bound to (a file is re-read below instead: it could change meanwhile).
+    let qr_bytes = args.qr_in.as_ref().map(|_| bytes.clone());
     let Some(parsed) = parse(bytes, &policy, json)? else {
         return Ok(());
     };
@@ -541,21 +620,41 @@ pub fn sign(network: Network, json: bool, args: &SignArgs) -> Result<(), CliErro
         other => CliError::bad_input(other),
     })?;
     // Re-read: sign only the exact bytes that were reviewed.
-    let bytes_now = read_psbt(&args.file, policy.limits.max_psbt_bytes)?;
+    let bytes_now = match (&args.file, qr_bytes) {
+        (Some(file), _) => read_psbt(file, policy.limits.max_psbt_bytes)?,
+        (None, Some(decoded)) => decoded,
+        (None, None) => return Err(CliError::failure("no PSBT source")),
+    };
     let signed = approved.sign(&keys, &bytes_now).map_err(|e| match e {
         SignError::BytesChanged { .. } => CliError::bad_input(e),
         other => CliError::failure(other),
     })?;
-    create(&signed_path, &signed.psbt_bytes())?;
-    let final_written = match signed.final_tx_hex() {
-        Some(hex) => {
-            create(&final_path, format!("{hex}\n").as_bytes())?;
+    let signed_bytes = signed.psbt_bytes();
+    // QR frames are encoded (in memory) and written first: a refusal there leaves no file.
+    let qr_written = if args.qr_out.is_some() || args.qr.qr_show {
+        write_qr_out(
+            args.qr_out.as_deref(),
+            &Payload::Psbt(signed_bytes.clone()),
+            &args.qr,
+            json,
+        )?
+    } else {
+        None
+    };
+    if let Some(path) = &signed_path {
+        create(path, &signed_bytes)?;
+    }
+    let final_written = match (signed.final_tx_hex(), &final_path) {
+        (Some(hex), Some(final_path)) => {
+            create(final_path, format!("{hex}\n").as_bytes())?;
             Some(final_path.display().to_string())
         }
-        None => None,
+        _ => None,
     };
     let result = json!({
-        "signed_psbt": signed_path.display().to_string(),
+        "signed_psbt": signed_path.as_ref().map(|p| p.display().to_string()),
+        "qr_out": qr_written.as_ref().map(|q| q.dir.display().to_string()),
+        "qr_frames": qr_written.as_ref().map(|q| q.frames.len()),
         "final_txn": final_written,
         "complete": signed.is_complete(),
         "signed_inputs": signed.signed_inputs(),
@@ -566,14 +665,25 @@ pub fn sign(network: Network, json: bool, args: &SignArgs) -> Result<(), CliErro
     if json {
         print(&format!("{result}\n"))
     } else {
-        let mut text = format!(
-            "signed {} input(s); wrote {}\n",
-            signed.signed_inputs().len(),
-            signed_path.display()
-        );
-        match &final_written {
-            Some(p) => text.push_str(&format!("complete: wrote the final transaction to {p}\n")),
-            None => text.push_str("incomplete: other signers must still sign\n"),
+        let mut text = format!("signed {} input(s)", signed.signed_inputs().len());
+        if let Some(path) = &signed_path {
+            text.push_str(&format!("; wrote {}", path.display()));
+        }
+        if let Some(q) = &qr_written {
+            text.push_str(&format!(
+                "; wrote {} qr frame(s) (ur:{}) to {}",
+                q.frames.len(),
+                q.ur_type,
+                q.dir.display()
+            ));
+        }
+        text.push('\n');
+        match (&final_written, signed.is_complete()) {
+            (Some(p), _) => {
+                text.push_str(&format!("complete: wrote the final transaction to {p}\n"))
+            }
+            (None, true) => text.push_str("complete: every input is signed\n"),
+            (None, false) => text.push_str("incomplete: other signers must still sign\n"),
         }
         print(&text)
     }

@@ -11,12 +11,14 @@ use std::path::{Path, PathBuf};
 
 use clap::{Args, ValueEnum};
 use mona::Network;
+use mona_airgap::Payload;
 use mona_keystore::KdfParams;
 use mona_wallet::{Account, Mnemonic, Purpose, Seed, WordCount};
 use serde::Serialize;
 use zeroize::Zeroizing;
 
 use crate::cmd::derive::read_mnemonic;
+use crate::cmd::qr::{ensure_qr_dir_free, write_qr_out, QrArgs};
 use crate::cmd::secp;
 use crate::exit::{CliError, Exit};
 use crate::input;
@@ -122,6 +124,13 @@ pub struct ExportArgs {
     /// Read the wallet passphrase from this file instead of prompting.
     #[arg(long, value_name = "F")]
     pub passphrase_file: Option<PathBuf>,
+    /// Also write the watch-only JSON as QR codes (ur:bytes) into this directory: PNG frames,
+    /// qr.gif and manifest.json (existing QR output is never overwritten).
+    #[arg(long, value_name = "DIR")]
+    pub qr_out: Option<PathBuf>,
+    /// QR density, speed and terminal display.
+    #[command(flatten)]
+    pub qr: QrArgs,
 }
 
 #[derive(Serialize)]
@@ -317,6 +326,9 @@ pub fn export(network: Network, json: bool, args: &ExportArgs) -> Result<(), Cli
             ));
         }
     }
+    if let Some(dir) = &args.qr_out {
+        ensure_qr_dir_free(dir)?;
+    }
     let locked = wallet_dir::open(&args.wallet, network)?;
     let passphrase = input::unlock_passphrase(args.passphrase_file.as_deref())?;
     let wallet = locked.unlock(&passphrase)?;
@@ -324,6 +336,15 @@ pub fn export(network: Network, json: bool, args: &ExportArgs) -> Result<(), Cli
     if let Some(out) = &args.out {
         write_new(out, &to_json(&export)?)?;
         tracing::info!(out = %out.display(), "watch-only export written");
+    }
+    if args.qr_out.is_some() || args.qr.qr_show {
+        // The QR payload is byte for byte the `--out` file (JSON and a newline); it holds no
+        // secret.
+        let payload = Payload::WatchOnlyExport(format!("{}\n", to_json(&export)?.as_str()));
+        write_qr_out(args.qr_out.as_deref(), &payload, &args.qr, json)?;
+        if let Some(dir) = &args.qr_out {
+            tracing::info!(dir = %dir.display(), "watch-only export written as qr codes");
+        }
     }
     emit(json, &export, |e| {
         let mut s = format!(
@@ -348,6 +369,12 @@ pub fn export(network: Network, json: bool, args: &ExportArgs) -> Result<(), Cli
         }
         if let Some(out) = &args.out {
             s.push_str(&format!("\nwritten to {}", out.display()));
+        }
+        if let Some(dir) = &args.qr_out {
+            s.push_str(&format!(
+                "\nqr codes (ur:bytes) written to {}",
+                dir.display()
+            ));
         }
         Zeroizing::new(s)
     })
