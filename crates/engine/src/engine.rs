@@ -301,6 +301,19 @@ impl Engine {
             shutdown_tx,
         });
         lock(&core.rt).status.synced_tip = tip;
+        // The rolling 24 h payout window survives restarts: rebuilt from the audit log.
+        let l4 = Arc::clone(&core.ledger);
+        match tokio::task::spawn_blocking(move || paid_last_24h(l4.as_ref())).await {
+            Ok(Ok(rows)) => {
+                let now = Instant::now();
+                lock(&core.rt).daily = rows
+                    .into_iter()
+                    .map(|(age, amount)| (now.checked_sub(age).unwrap_or(now), amount))
+                    .collect();
+            }
+            Ok(Err(e)) => return Err(StartError::Store(e)),
+            Err(e) => return Err(StartError::Store(StoreError::Backend(e.to_string()))),
+        }
         let c2 = Arc::clone(&core);
         let task = tokio::spawn(async move { c2.run().await });
         Ok(EngineHandle {
@@ -308,6 +321,62 @@ impl Engine {
             task: Mutex::new(Some(task)),
         })
     }
+}
+
+/// Withdrawal amounts committed in the last 24 h, with their age, from the audit log's
+/// `payout.signed` rows (first commits of withdrawal batches; fee bumps are not counted twice).
+fn paid_last_24h(l: &dyn Ledger) -> Result<Vec<(Duration, u64)>, StoreError> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64);
+    let cutoff = now - 24 * 3600;
+    let head = l.audit_head()?;
+    // First seq written at or after the cutoff (rows are appended in time order).
+    let (mut lo, mut hi) = (1u64, head.seq + 1);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let at = l
+            .audit_entries(mid, 1)?
+            .first()
+            .map_or(i64::MAX, |e| e.created_at);
+        if at < cutoff {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    let mut out = Vec::new();
+    let mut seq = lo;
+    while seq <= head.seq {
+        let page = l.audit_entries(seq, 1000)?;
+        let Some(last) = page.last() else { break };
+        seq = last.seq + 1;
+        for e in page.iter().filter(|e| e.kind == "payout.signed") {
+            let field = |k: &str| {
+                e.detail
+                    .split(' ')
+                    .find_map(|kv| kv.strip_prefix(k).and_then(|v| v.strip_prefix('=')))
+            };
+            if field("kind") != Some("withdrawals")
+                || field("replaces").is_some_and(|r| !r.is_empty())
+            {
+                continue;
+            }
+            let mut total = 0u64;
+            for id in field("withdrawals")
+                .unwrap_or("")
+                .split(',')
+                .filter(|s| !s.is_empty())
+            {
+                if let Some(w) = l.withdrawal(id)? {
+                    total = total.saturating_add(w.amount_wat);
+                }
+            }
+            let age = Duration::from_secs(u64::try_from(now - e.created_at).unwrap_or(0));
+            out.push((age, total));
+        }
+    }
+    Ok(out)
 }
 
 fn tracked(c: &LedgerCoin) -> TrackedCoin {

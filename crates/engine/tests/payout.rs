@@ -190,3 +190,26 @@ async fn deposit_addresses_are_never_reissued_and_deposits_past_the_gap_are_seen
     .await;
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rolling_daily_limit_holds_across_restarts() {
+    let rig = Rig::new().await;
+    for i in 0..3 {
+        rig.fund_hot(i, 10 * MONA);
+    }
+    rig.sim.mine(1);
+    let mut cfg = test_config(rig.dir.path());
+    cfg.float.max_daily_wat = 5 * MONA;
+    rig.withdraw("day1", 1, 3 * MONA);
+    let engine = rig.engine(cfg.clone()).await;
+    wait_for("day1 paid", || state_of(&rig.ledger, "day1").has_tx()).await;
+    engine.shutdown().await;
+    drop(engine);
+    // After a restart the 3 MONA already paid still count: 3 more would exceed 5.
+    rig.withdraw("day2", 2, 3 * MONA);
+    let engine = rig.engine(cfg).await;
+    engine.wake();
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    assert_eq!(state_of(&rig.ledger, "day2"), PayoutState::Requested);
+    engine.shutdown().await;
+}
