@@ -75,6 +75,10 @@ pub enum DeferReason {
     MempoolFull,
     /// A coinbase output spent before maturity (`bad-txns-premature-spend-of-coinbase`).
     PrematureCoinbaseSpend,
+    /// The node failed internally while handling the call (code -1 with an exception's text,
+    /// e.g. a database I/O error, or -32700 thrown outside the handler): says nothing about
+    /// the transaction, so the same bytes are retried.
+    NodeInternalError,
 }
 
 /// The class of a node rejection (a `sendrawtransaction` error or a `testmempoolaccept`
@@ -100,8 +104,30 @@ pub fn classify_rejection(code: Option<i64>, message: &str) -> RejectClass {
     match code {
         Some(-27) => return C::AlreadyKnown(KnownState::InChain),
         Some(-22) => return C::Permanent(RejectReason::DecodeFailed),
-        Some(-8) | Some(-3) | Some(-1) | Some(-32602) | Some(-32600) | Some(-32700) => {
+        Some(-8) | Some(-3) | Some(-32602) | Some(-32600) => {
             return C::Permanent(RejectReason::InvalidRequest)
+        }
+        // Core answers -1 both for a wrong parameter list (the method's multi-line help text,
+        // or a JSON type error) and for any exception inside the handler (e.g. "Database I/O
+        // error"); -32700 both for a body that is not JSON and for an exception outside the
+        // handler. Only the request mistakes are permanent.
+        Some(-1) => {
+            return if m.contains('\n')
+                || starts("JSON value is not")
+                || starts("Expected type")
+                || starts("Invalid parameter")
+            {
+                C::Permanent(RejectReason::InvalidRequest)
+            } else {
+                C::RetryLater(DeferReason::NodeInternalError)
+            };
+        }
+        Some(-32700) => {
+            return if m == "Parse error" || m == "Top-level object parse error" {
+                C::Permanent(RejectReason::InvalidRequest)
+            } else {
+                C::RetryLater(DeferReason::NodeInternalError)
+            };
         }
         _ => {}
     }
@@ -351,6 +377,11 @@ mod tests {
             ("l1 decode", Some(-22), "TX decode failed. Make sure the tx has at least one input.", C::Permanent(RejectReason::DecodeFailed)),
             ("j4 bool", Some(-8), "Second argument must be numeric (maxfeerate) and no longer supports a boolean.", C::Permanent(RejectReason::InvalidRequest)),
             ("k1 non-final", Some(-26), "non-final", C::RetryLater(DeferReason::NonFinal)),
+            ("05 help text", Some(-1), "getblockcount\n\nReturns the height of the most-work fully-validated chain.", C::Permanent(RejectReason::InvalidRequest)),
+            ("07 json type", Some(-1), "JSON value is not an integer as expected", C::Permanent(RejectReason::InvalidRequest)),
+            ("node exception", Some(-1), "Database I/O error", C::RetryLater(DeferReason::NodeInternalError)),
+            ("22 parse error", Some(-32700), "Parse error", C::Permanent(RejectReason::InvalidRequest)),
+            ("exception outside handler", Some(-32700), "std::bad_alloc", C::RetryLater(DeferReason::NodeInternalError)),
             ("n2 chain", Some(-26), "too-long-mempool-chain, too many unconfirmed ancestors [limit: 25]", C::RetryLater(DeferReason::TooLongMempoolChain)),
             ("mempool min fee", Some(-26), "mempool min fee not met, 1 < 2", C::RetryLater(DeferReason::MempoolFull)),
             ("nonstandard", Some(-26), "scriptpubkey", C::Permanent(RejectReason::NonStandard)),
