@@ -12,9 +12,9 @@ pub mod seed;
 pub mod sign;
 
 pub use account::{derive_path, Account, DerivedKey, Purpose, WatchOnlyAccount};
-pub use psbt::{Approved, Confirmation, OurKeys, Parsed, Reviewed, Signed, SigningKeys};
-pub use seed::{Mnemonic, MnemonicError, Seed, WordCount};
 pub use build::{
     build_fee_bump, build_payout, build_sweep, build_topup, BuiltTx, Coin, FeePolicy, Keychain,
     Payment, TxSettings, WalletDestination,
 };
+pub use psbt::{Approved, Confirmation, OurKeys, Parsed, Reviewed, Signed, SigningKeys};
+pub use seed::{Mnemonic, MnemonicError, Seed, WordCount};
