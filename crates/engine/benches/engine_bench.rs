@@ -108,6 +108,11 @@ async fn sync_bench(blocks: u32, txs_per_block: usize) {
     let hot_spk: Vec<ScriptBuf> = (0..10)
         .map(|i| hot.watch_only().script_pubkey(0, i).unwrap())
         .collect();
+    // A hot deposit every HOT_EVERY blocks (default 50; 0 = none).
+    let hot_every: u32 = std::env::var("HOT_EVERY")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(50);
     let t0 = Instant::now();
     sim.with_state(|st| {
         let mut prev_cb: Option<OutPoint> = None;
@@ -117,8 +122,8 @@ async fn sync_bench(blocks: u32, txs_per_block: usize) {
                 let mut value = 50 * MONA;
                 for j in 0..txs_per_block {
                     value -= 1000;
-                    let side = if j == 0 && h % 50 == 0 {
-                        hot_spk[(h / 50) as usize % hot_spk.len()].clone()
+                    let side = if hot_every > 0 && j == 0 && h % hot_every == 0 {
+                        hot_spk[(h / hot_every) as usize % hot_spk.len()].clone()
                     } else {
                         foreign.clone()
                     };

@@ -15,9 +15,9 @@ use bitcoin::psbt::Psbt;
 use bitcoin::{Amount as BtcAmount, OutPoint, Transaction, TxOut, Txid};
 use mona::{Address, Amount, FeeRate};
 use mona_ledger::{
-    backoff_ms, BlockRef, Coin as LedgerCoin, Effect, Intake, Keychain, Ledger, NewCoin,
-    PayoutCommit, PayoutKind, PayoutState, SendOutcome, StoreError, TopUpClose, TopUpProposal,
-    TopUpState, Withdrawal,
+    backoff_ms, BlockError, BlockRef, Coin as LedgerCoin, Effect, Intake, Keychain, Ledger,
+    NewCoin, PayoutCommit, PayoutKind, PayoutState, SendOutcome, StoreError, TopUpClose,
+    TopUpProposal, TopUpState, Withdrawal,
 };
 use mona_node::{BroadcastOutcome, NodeClient, RpcError};
 use mona_wallet::build::{
@@ -703,6 +703,7 @@ impl Core {
             VecDeque::new();
         let mut commits: VecDeque<(u32, Commit)> = VecDeque::new();
         let mut prev_go: Option<std::sync::mpsc::Receiver<()>> = None;
+        let mut prev_done: Option<std::sync::mpsc::Receiver<bool>> = None;
         let mut height = start;
         let mut failure: Option<String> = None;
         loop {
@@ -759,8 +760,18 @@ impl Core {
                 }
                 s
             };
+            self.metrics.scan_spends.fetch_add(
+                scanned.update.spends.len() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
+            self.metrics.scan_txids.fetch_add(
+                scanned.update.txids.len() as u64,
+                std::sync::atomic::Ordering::Relaxed,
+            );
             let (go_tx, go_rx) = std::sync::mpsc::channel::<()>();
+            let (done_tx, done_rx) = std::sync::mpsc::channel::<bool>();
             let wait_turn = prev_go.replace(go_rx);
+            let prev_finished = prev_done.replace(done_rx);
             let ledger = Arc::clone(&self.ledger);
             let update = scanned.update;
             commits.push_back((
@@ -770,7 +781,18 @@ impl Core {
                         let _ = rx.recv();
                     }
                     let _ = go_tx.send(());
-                    ledger.block_connected(&update).map_err(|e| e.to_string())
+                    let mut r = ledger.block_connected(&update);
+                    if matches!(r, Err(BlockError::NotOnTip { .. })) {
+                        // Queued ahead of its parent (a race between the two submitters):
+                        // nothing changed; once the parent is in, try once more.
+                        if let Some(prev) = prev_finished {
+                            if prev.recv() == Ok(true) {
+                                r = ledger.block_connected(&update);
+                            }
+                        }
+                    }
+                    let _ = done_tx.send(r.is_ok());
+                    r.map_err(|e| e.to_string())
                 }),
             ));
             height += 1;

@@ -21,6 +21,8 @@ pub struct Metrics {
     pub(crate) freezes: AtomicU64,
     pub(crate) rejected: AtomicU64,
     pub(crate) errors: AtomicU64,
+    pub(crate) scan_spends: AtomicU64,
+    pub(crate) scan_txids: AtomicU64,
 }
 
 /// Names of the broadcast outcome classes, in [`MetricsSnapshot::broadcasts`] order.
@@ -63,6 +65,10 @@ pub struct MetricsSnapshot {
     pub rejected: u64,
     /// Engine loop errors (logged; retried).
     pub errors: u64,
+    /// Spends handed to the ledger by block scans (ours, or all while the index is incomplete).
+    pub scan_spends: u64,
+    /// Txids handed to the ledger by block scans.
+    pub scan_txids: u64,
 }
 
 impl Metrics {
@@ -102,6 +108,8 @@ impl Metrics {
             freezes: g(&self.freezes),
             rejected: g(&self.rejected),
             errors: g(&self.errors),
+            scan_spends: g(&self.scan_spends),
+            scan_txids: g(&self.scan_txids),
         }
     }
 }
