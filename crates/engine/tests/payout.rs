@@ -172,6 +172,14 @@ async fn deposit_addresses_are_never_reissued_and_deposits_past_the_gap_are_seen
         (0..30).collect::<Vec<_>>()
     );
     assert_eq!(issued[29].address, hot_watch().address(0, 29).unwrap());
+    wait_for("synced", || {
+        engine.status().synced_tip.map(|t| t.height) == Some(rig.sim.height())
+    })
+    .await;
+    // A fresh sync keeps its outpoint index complete: no foreign spend reaches the ledger
+    // (the pipelined commits never fall back to handing over every spend).
+    assert_eq!(engine.metrics().scan_spends, 0);
+    assert!(engine.metrics().blocks_connected > 100);
     drop(engine); // crash
     let engine = rig.engine(test_config(rig.dir.path())).await;
     assert_eq!(
