@@ -205,3 +205,62 @@ async fn topup_proposal_shape_and_submission() {
     assert!(rig.ledger.open_topup_proposal().unwrap().is_none());
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_expecting_more_than_the_chain_freezes_at_start() {
+    let rig = Rig::new().await;
+    rig.fund_hot(0, 10 * MONA);
+    rig.sim.mine(1);
+    let engine = rig.engine(test_config(rig.dir.path())).await;
+    wait_for("synced", || {
+        engine.status().synced_tip.map(|t| t.height) == Some(rig.sim.height())
+    })
+    .await;
+    engine.shutdown().await;
+    drop(engine);
+    assert!(!rig.ledger.freeze_state().unwrap().frozen);
+    // The database is edited: a hot coin is worth more in the ledger than on the chain.
+    let sqlite = mona_ledger::SqliteLedger::open(rig.dir.path().join("ledger.db")).unwrap();
+    sqlite
+        .raw_sql_for_tests(
+            "UPDATE coins SET value_wat = value_wat + 1000 WHERE keychain = 'hot_external'",
+        )
+        .unwrap();
+    drop(sqlite);
+    let engine = rig.engine(test_config(rig.dir.path())).await;
+    wait_for("frozen at start", || engine.is_frozen()).await;
+    assert!(engine
+        .freeze_info()
+        .reason
+        .unwrap()
+        .contains("not in the chain's UTXO set"));
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ledger_balance_above_the_scanned_chain_freezes_on_the_next_block() {
+    let rig = Rig::new().await;
+    rig.fund_hot(0, 10 * MONA);
+    rig.sim.mine(1);
+    let engine = rig.engine(test_config(rig.dir.path())).await;
+    wait_for("synced", || {
+        engine.status().synced_tip.map(|t| t.height) == Some(rig.sim.height())
+    })
+    .await;
+    let sqlite = mona_ledger::SqliteLedger::open(rig.dir.path().join("ledger.db")).unwrap();
+    sqlite
+        .raw_sql_for_tests(
+            "UPDATE coins SET value_wat = value_wat + 1000 WHERE keychain = 'hot_external'",
+        )
+        .unwrap();
+    drop(sqlite);
+    assert!(!engine.is_frozen());
+    rig.sim.mine(1);
+    wait_for("frozen after the block", || engine.is_frozen()).await;
+    assert!(engine
+        .freeze_info()
+        .reason
+        .unwrap()
+        .contains("below the ledger"));
+    engine.shutdown().await;
+}
