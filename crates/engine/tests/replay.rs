@@ -174,3 +174,51 @@ async fn reorged_payout_is_resent_with_the_same_txid() {
     assert_eq!(engine.metrics().blocks_disconnected, 1);
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deep_reorg_of_forty_blocks_resends_and_keeps_balances() {
+    let rig = Rig::new().await;
+    rig.fund_hot(0, 10 * MONA);
+    rig.sim.mine(1);
+    let engine = rig.engine(test_config(rig.dir.path())).await;
+    rig.withdraw("deep", 1, MONA);
+    engine.wake();
+    wait_for("broadcast", || {
+        state_of(&rig.ledger, "deep") == PayoutState::Broadcast
+    })
+    .await;
+    let txid = rig
+        .ledger
+        .withdrawal("deep")
+        .unwrap()
+        .unwrap()
+        .txid
+        .unwrap();
+    let fork = rig.sim.mine(1)[0];
+    rig.sim.mine(39);
+    wait_for("final", || {
+        state_of(&rig.ledger, "deep") == PayoutState::Final
+    })
+    .await;
+    let before = rig.ledger.balances().unwrap();
+    assert!(rig.sim.invalidate_block(fork));
+    rig.sim.with_state(|st| st.mempool = Default::default());
+    rig.sim.mine(41);
+    wait_for("re-sent after the reorg", || {
+        rig.sim.mempool_txids().contains(&txid)
+    })
+    .await;
+    assert_eq!(engine.metrics().blocks_disconnected, 40);
+    rig.sim.mine(1);
+    wait_for("confirmed again", || {
+        matches!(
+            state_of(&rig.ledger, "deep"),
+            PayoutState::Confirmed | PayoutState::Final
+        )
+    })
+    .await;
+    let after = rig.ledger.balances().unwrap();
+    assert_eq!(after.hot_confirmed_wat, before.hot_confirmed_wat);
+    assert!(!engine.is_frozen(), "{:?}", engine.freeze_info());
+    engine.shutdown().await;
+}
