@@ -382,3 +382,43 @@ fn the_library_entry_point_runs_again_and_again_in_one_process() {
         std::process::ExitCode::SUCCESS
     );
 }
+
+#[test]
+fn qr_show_plays_the_sequence_on_the_terminal() {
+    let file = good("1-p2wpkh-single-input", "unsigned.psbt");
+    let out = cold_signer()
+        .args(["qr", "encode"])
+        .arg(&file)
+        .args(["--qr-show", "--qr-loops", "2", "--qr-fps", "30"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let frames = text
+        .lines()
+        .filter(|l| l.starts_with("ur:crypto-psbt frame "))
+        .count();
+    let last = text
+        .lines()
+        .rfind(|l| l.starts_with("ur:crypto-psbt frame "))
+        .unwrap();
+    // N frames, twice; half-block rows of modules between the status lines
+    let n: usize = last["ur:crypto-psbt frame ".len()..]
+        .split(['/', ' '])
+        .nth(1)
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert_eq!(frames, 2 * n, "{last}");
+    assert!(text.contains('\u{2580}') || text.contains('\u{2584}') || text.contains('\u{2588}'));
+    // under --json the animation goes to stderr and stdout stays one JSON object
+    let out = cold_signer()
+        .args(["--json", "qr", "encode"])
+        .arg(&file)
+        .args(["--qr-show", "--qr-loops", "1", "--qr-fps", "30"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty() || serde_json::from_slice::<Value>(&out.stdout).is_ok());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("ur:crypto-psbt frame 1/"));
+}
