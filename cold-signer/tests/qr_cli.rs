@@ -135,6 +135,24 @@ fn sign_from_a_lossy_shuffled_capture_gives_the_bytes_sign_file_gives() {
         );
     }
 
+    // FILE with --qr-out: the file outputs as before, and the same bytes as QR codes
+    fs::copy(good(case, "unsigned.psbt"), s.path("ref2.psbt")).unwrap();
+    sign(&s, &wallet)
+        .arg(s.path("ref2.psbt"))
+        .arg("--qr-out")
+        .arg(s.path("ref2-qr"))
+        .assert()
+        .success();
+    assert_eq!(fs::read(s.path("ref2-signed.psbt")).unwrap(), reference);
+    cold_signer()
+        .args(["qr", "decode"])
+        .arg(s.path("ref2-qr/qr.gif"))
+        .arg("--out")
+        .arg(s.path("decoded2.psbt"))
+        .assert()
+        .success();
+    assert_eq!(fs::read(s.path("decoded2.psbt")).unwrap(), reference);
+
     // --qr-in needs somewhere to put the signed PSBT
     sign(&s, &wallet)
         .arg("--qr-in")
