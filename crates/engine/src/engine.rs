@@ -515,6 +515,39 @@ type Res<T> = Result<T, String>;
 /// `block_connected` calls in flight while catching up.
 const COMMIT_DEPTH: usize = 32;
 
+/// `sendrawtransaction` calls in flight at once.
+const SEND_CONCURRENCY: usize = 8;
+
+/// Runs boxed futures concurrently on the current task; outputs in input order.
+async fn join_all<'a, T: Send + 'a>(
+    futs: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = T> + Send + 'a>>>,
+) -> Vec<T> {
+    use std::task::Poll;
+    let mut futs: Vec<Option<_>> = futs.into_iter().map(Some).collect();
+    let mut out: Vec<Option<T>> = futs.iter().map(|_| None).collect();
+    std::future::poll_fn(move |cx| {
+        let mut pending = false;
+        for (slot, f) in out.iter_mut().zip(futs.iter_mut()) {
+            if let Some(fut) = f {
+                match fut.as_mut().poll(cx) {
+                    Poll::Ready(v) => {
+                        *slot = Some(v);
+                        *f = None;
+                    }
+                    Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            Poll::Pending
+        } else {
+            // Every future finished, so every slot is filled.
+            Poll::Ready(out.iter_mut().filter_map(Option::take).collect())
+        }
+    })
+    .await
+}
+
 impl Core {
     async fn db<T: Send + 'static, E: std::fmt::Display>(
         &self,
@@ -944,7 +977,17 @@ impl Core {
 
     async fn perform_inner(&self, effects: Vec<Effect>) {
         let mut work: VecDeque<Effect> = effects.into();
-        while let Some(e) = work.pop_front() {
+        let mut sends: Vec<(Txid, Vec<u8>, u32)> = Vec::new();
+        loop {
+            let Some(e) = work.pop_front() else {
+                if sends.is_empty() {
+                    break;
+                }
+                // Immediate sends go out together (a stalled node costs one timeout, not one
+                // per payout); their answers may ask for more.
+                work.extend(self.send_many(std::mem::take(&mut sends)).await);
+                continue;
+            };
             match e {
                 Effect::Broadcast {
                     txid,
@@ -958,7 +1001,7 @@ impl Core {
                             .insert(txid, (Instant::now() + wait, raw_tx, attempt));
                         continue;
                     }
-                    work.extend(self.send(txid, raw_tx, attempt).await);
+                    sends.push((txid, raw_tx, attempt));
                 }
                 Effect::Investigate { txid, detail } => {
                     if let Err(e) = self.investigate(txid, &detail).await {
@@ -1034,10 +1077,30 @@ impl Core {
                 .filter_map(|id| rt.retries.remove(&id).map(|(_, raw, a)| (id, raw, a)))
                 .collect()
         };
-        for (txid, raw, attempt) in due {
-            let more = self.send(txid, raw, attempt).await;
-            self.perform(more).await;
+        let more = self.send_many(due).await;
+        self.perform(more).await;
+    }
+
+    /// Sends several committed transactions at once ([`SEND_CONCURRENCY`] at a time).
+    async fn send_many(&self, items: Vec<(Txid, Vec<u8>, u32)>) -> Vec<Effect> {
+        let mut out = Vec::new();
+        let mut items = items.into_iter().peekable();
+        while items.peek().is_some() {
+            let chunk: Vec<_> = items
+                .by_ref()
+                .take(SEND_CONCURRENCY)
+                .map(|(txid, raw, attempt)| {
+                    Box::pin(self.send(txid, raw, attempt))
+                        as std::pin::Pin<
+                            Box<dyn std::future::Future<Output = Vec<Effect>> + Send + '_>,
+                        >
+                })
+                .collect();
+            for effects in join_all(chunk).await {
+                out.extend(effects);
+            }
         }
+        out
     }
 
     /// Our broadcast payouts that vanished from the mempool without confirming are re-sent
@@ -1872,5 +1935,34 @@ pub fn to_send_outcome(o: &BroadcastOutcome) -> SendOutcome {
         _ => SendOutcome::Transient {
             reason: "unclassified answer".into(),
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn join_all_runs_concurrently_and_keeps_order() {
+        let (tx, rx) = tokio::sync::oneshot::channel::<u32>();
+        // The first future can only finish after the second ran: sequential would deadlock.
+        let first: std::pin::Pin<Box<dyn std::future::Future<Output = u32> + Send>> =
+            Box::pin(async move { rx.await.unwrap() + 1 });
+        let second: std::pin::Pin<Box<dyn std::future::Future<Output = u32> + Send>> =
+            Box::pin(async move {
+                tx.send(41).unwrap();
+                7
+            });
+        assert_eq!(join_all(vec![first, second]).await, vec![42, 7]);
+    }
+
+    #[test]
+    fn send_outcome_mapping_never_turns_silence_into_failure() {
+        let transient = BroadcastOutcome::from_error(RpcError::Timeout {
+            method: "sendrawtransaction".into(),
+            timeout_ms: 1,
+            delivery: mona_node::Delivery::Unknown,
+        });
+        assert_eq!(to_send_outcome(&transient).kind(), "transient");
     }
 }
