@@ -276,10 +276,21 @@ pub fn write_qr_out(
 /// (`frames 14/22, 71%`) to stderr; refusals map to the QR exit codes.
 pub fn read_qr_in(path: &Path, caps: &Caps) -> Result<Payload, CliError> {
     let mut stderr = std::io::stderr();
-    read_qr(path, caps, |p| {
-        let _ = writeln!(stderr, "{p}");
-    })
-    .map_err(qr_read_error)
+    // On a terminal the line is redrawn in place; in a pipe or a log, one line per frame.
+    let tty = stderr.is_terminal();
+    let mut shown = false;
+    let result = read_qr(path, caps, |p| {
+        shown = true;
+        let _ = if tty {
+            write!(stderr, "\r{p}    ")
+        } else {
+            writeln!(stderr, "{p}")
+        };
+    });
+    if tty && shown {
+        let _ = writeln!(stderr);
+    }
+    result.map_err(qr_read_error)
 }
 
 /// Reads a PSBT from QR codes at `path` (see [`read_qr_in`]); a watch-only export is refused
