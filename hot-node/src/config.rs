@@ -160,6 +160,9 @@ pub struct Config {
     /// Payout batching.
     #[serde(default)]
     pub payouts: PayoutsSection,
+    /// The payout engine's timing and automation (optional; defaults suit production).
+    #[serde(default)]
+    pub engine: EngineSection,
     /// The float policy (issue 6); every key is required.
     pub policy: PolicySection,
 }
@@ -273,6 +276,40 @@ impl Default for PayoutsSection {
     }
 }
 
+/// `[engine]`: how often the engine polls, retries and bumps, and what it does on its own.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct EngineSection {
+    /// How often the node's tip is polled, in milliseconds (10..=60000).
+    pub poll_interval_ms: u64,
+    /// How often our unconfirmed payouts are looked for in the mempool, in ms (10..=3600000).
+    pub mempool_interval_ms: u64,
+    /// Unit of the re-send backoff in ms (1000 = 1 s, 2 s, 4 s ... 5 min) (1..=60000).
+    pub retry_base_ms: u64,
+    /// A payout unconfirmed after this many blocks is fee-bumped (0 = never) (0..=1000).
+    pub bump_after_blocks: u32,
+    /// First height scanned by a fresh ledger (the wallet's birthday).
+    pub start_height: u32,
+    /// Sweep to cold automatically when the hot balance is above the effective cap.
+    pub auto_sweep: bool,
+    /// Propose a top-up automatically when the hot balance is below `hot_low`.
+    pub auto_topup: bool,
+}
+
+impl Default for EngineSection {
+    fn default() -> Self {
+        EngineSection {
+            poll_interval_ms: 2_000,
+            mempool_interval_ms: 30_000,
+            retry_base_ms: 1_000,
+            bump_after_blocks: 6,
+            start_height: 0,
+            auto_sweep: true,
+            auto_topup: true,
+        }
+    }
+}
+
 /// `[policy]`: the float policy. Amounts are decimal MONA strings, fee rates wat/vB.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -353,6 +390,7 @@ impl Config {
             api: ApiSection::default(),
             wallet: WalletSection::default(),
             payouts: PayoutsSection::default(),
+            engine: EngineSection::default(),
             policy: PolicySection::defaults(),
         }
     }
@@ -585,6 +623,32 @@ impl Config {
             return Err(bad(
                 "policy.finality_depth",
                 format!("{} is outside 1..={MAX_FINALITY_DEPTH}", p.finality_depth),
+            ));
+        }
+        // [engine]
+        let e = &self.engine;
+        if !(10..=60_000).contains(&e.poll_interval_ms) {
+            return Err(bad(
+                "engine.poll_interval_ms",
+                format!("{} is outside 10..=60000", e.poll_interval_ms),
+            ));
+        }
+        if !(10..=3_600_000).contains(&e.mempool_interval_ms) {
+            return Err(bad(
+                "engine.mempool_interval_ms",
+                format!("{} is outside 10..=3600000", e.mempool_interval_ms),
+            ));
+        }
+        if !(1..=60_000).contains(&e.retry_base_ms) {
+            return Err(bad(
+                "engine.retry_base_ms",
+                format!("{} is outside 1..=60000", e.retry_base_ms),
+            ));
+        }
+        if e.bump_after_blocks > 1_000 {
+            return Err(bad(
+                "engine.bump_after_blocks",
+                format!("{} is above 1000", e.bump_after_blocks),
             ));
         }
         // [payouts]

@@ -32,6 +32,9 @@ pub enum EngineError {
     /// A transient failure (node unreachable, storage busy); retry later: HTTP 503.
     #[error("{0}")]
     Busy(String),
+    /// Payouts are frozen: HTTP 503 `frozen`.
+    #[error("payouts are frozen: {0}")]
+    Frozen(String),
 }
 
 /// What the engine reports for `status` and `/v1/float`.
@@ -44,8 +47,14 @@ pub struct EngineStatus {
     /// The ledger's synced tip.
     #[serde(skip)]
     pub synced_tip: Option<BlockRef>,
+    /// The ledger's synced height.
+    pub synced_height: Option<u32>,
     /// The last error the engine met, if any (no secrets).
     pub last_error: Option<String>,
+    /// The last alert the engine raised, if any.
+    pub last_alert: Option<String>,
+    /// Withdrawals above `max_payout` waiting for a cold-signed transaction.
+    pub awaiting_cold: Vec<String>,
 }
 
 /// The payout engine as the API sees it.
@@ -67,6 +76,17 @@ pub trait Engine: Send + Sync + 'static {
         id: String,
         psbt: Vec<u8>,
     ) -> BoxFuture<'_, Result<bitcoin::Txid, EngineError>>;
+    /// The next hot deposit address when the engine hands them out (so it watches every
+    /// address it issued); `None`: the API derives and records it itself.
+    fn new_deposit_address(&self) -> Option<Result<(u32, mona::Address), EngineError>> {
+        None
+    }
+    /// Stops the engine (committed payouts are re-sent by the next start).
+    fn shutdown(&self) -> BoxFuture<'_, ()> {
+        Box::pin(async {})
+    }
+    /// Brings the engine's counters and frozen flag into `metrics` (before a scrape).
+    fn refresh_metrics(&self, _metrics: &crate::metrics::Metrics) {}
 }
 
 /// The engine used until the real one is plugged in: intake is recorded and waits in the

@@ -48,6 +48,9 @@ pub struct Metrics {
     pub intake: IntCounterVec,
     /// HTTP responses by `route` and `status`.
     pub responses: IntCounterVec,
+    /// Payout engine events by `event` (blocks_connected, blocks_disconnected,
+    /// payouts_committed, withdrawals_committed, fee_bumps, sweeps, freezes, rejected, errors).
+    pub engine_events: IntCounterVec,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -151,12 +154,17 @@ impl Metrics {
                 "HTTP responses by route and status",
                 &["route", "status"],
             ),
+            engine_events: counter_vec(
+                "hotnode_engine_events_total",
+                "Payout engine events by kind",
+                &["event"],
+            ),
             registry,
         }
     }
 
     /// Records one node RPC call (`outcome` from a fixed set: ok, transient, rejected,
-    /// configuration).
+    /// configuration; `error` for the engine's calls, which it counts without a class).
     pub fn observe_node_call(
         &self,
         method: &'static str,

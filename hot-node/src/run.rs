@@ -2,9 +2,10 @@
 //! node's chain, serve the API until SIGINT/SIGTERM.
 //!
 //! Invariant: nothing is served unless the configuration, the cold export, the hot seed and
-//! the node's genesis hash all check out; a wrong chain or refused credentials stop the start
-//! with one clear line (exit 10). Shutdown stops accepting, finishes requests in flight, then
-//! drops the ledger (its writer thread finishes queued commits before it exits).
+//! the node's genesis hash all check out and the payout engine started; a wrong chain or
+//! refused credentials stop the start with one clear line (exit 10). Shutdown stops
+//! accepting, finishes requests in flight, stops the engine, then drops the ledger (its writer
+//! thread finishes queued commits before it exits).
 
 use std::future::Future;
 use std::path::PathBuf;
@@ -17,7 +18,6 @@ use mona_node::{Auth, ErrorClass, NodeClient, NodeConfig, RpcError};
 use crate::api::{self, App, AppParts};
 use crate::config::Config;
 use crate::datadir::DataDir;
-use crate::engine::NoEngine;
 use crate::exit::{CliError, Exit};
 use crate::hot_wallet;
 use crate::metrics::Metrics;
@@ -177,16 +177,48 @@ pub async fn run(
         .map_err(|e| CliError::new(Exit::Failure, format!("cannot open the ledger: {e}")))?;
     let ledger: Arc<dyn mona_ledger::Ledger> = Arc::new(ledger);
 
-    // The payout engine plugs in here (it takes `hot`, `cold`, `node`, the ledger, the config
-    // and the metrics); until it lands, intake waits in the ledger.
-    let engine = Arc::new(NoEngine);
+    // The payout engine: it re-checks the chain, re-sends every committed unconfirmed payout
+    // (crash recovery), then syncs, reconciles and pays; the API records intake and wakes it.
+    let engine_cfg = crate::live_engine::engine_config(&config, dd.root());
+    let handle = mona_engine::Engine::start(
+        engine_cfg,
+        ledger.clone(),
+        Arc::new(node),
+        mona_engine::HotKeys::from_account(hot.account()),
+        cold.account.clone(),
+    )
+    .await
+    .map_err(|e| {
+        let exit = match &e {
+            mona_engine::StartError::Config(_) => Exit::BadInput,
+            mona_engine::StartError::Node(_) => Exit::Node,
+            _ => Exit::Failure,
+        };
+        CliError::new(exit, format!("cannot start the payout engine: {e}"))
+    })?;
+    let live = crate::live_engine::LiveEngine::new(handle);
+    // Addresses issued by the API before the engine ran stay watched.
+    let issued = {
+        let l = ledger.clone();
+        tokio::task::spawn_blocking(move || api::next_address_index(l.as_ref()))
+            .await
+            .map_err(|e| CliError::new(Exit::Failure, e))?
+            .map_err(|e| CliError::new(Exit::Failure, format!("cannot read the ledger: {e}")))?
+    };
+    if issued > 0 {
+        live.catch_up_addresses(issued)
+            .map_err(|e| CliError::new(Exit::Failure, e))?;
+    }
+    let bridge = live.spawn_metrics_bridge(metrics.clone(), Duration::from_secs(1));
+    tracing::info!("payout engine started");
+    let engine = Arc::new(live);
     let hot_account = hot.watch_only().clone();
     let parts = AppParts {
         config: config.clone(),
         ledger: ledger.clone(),
         token,
         hot: hot_account,
-        engine,
+        engine: engine.clone(),
         metrics,
     };
     let app = tokio::task::spawn_blocking(move || App::new(parts))
@@ -199,9 +231,12 @@ pub async fn run(
         .map_err(|e| CliError::new(Exit::Failure, format!("cannot listen on {listen}: {e}")))?;
     let bound = listener.local_addr().unwrap_or(listen);
     tracing::info!(listen = %bound, %network, "hot-node API listening");
-    api::serve(app, listener, shutdown)
-        .await
-        .map_err(|e| CliError::new(Exit::Failure, format!("API server failed: {e}")))?;
+    let served = api::serve(app, listener, shutdown).await;
+    // Requests in flight have finished; stop the engine (it finishes its current step; a
+    // committed payout not yet sent is re-sent by the next start), then the ledger.
+    crate::engine::Engine::shutdown(engine.as_ref()).await;
+    bridge.abort();
+    served.map_err(|e| CliError::new(Exit::Failure, format!("API server failed: {e}")))?;
     drop(hot);
     tracing::info!("hot-node stopped");
     Ok(())

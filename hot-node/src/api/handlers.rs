@@ -553,7 +553,8 @@ pub(super) struct TopUpBody {
     amount: Option<Value>,
 }
 
-fn engine_error(e: EngineError) -> ApiError {
+/// The API error of an engine error.
+pub(super) fn engine_error(e: EngineError) -> ApiError {
     match e {
         EngineError::Unavailable(_) => ApiError::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -563,6 +564,9 @@ fn engine_error(e: EngineError) -> ApiError {
         EngineError::Refused(m) => ApiError::unprocessable(CODE_REFUSED, m),
         EngineError::Conflict(m) => ApiError::new(StatusCode::CONFLICT, CODE_CONFLICT, m),
         EngineError::Busy(m) => ApiError::unavailable(CODE_BUSY, m, 5),
+        EngineError::Frozen(m) => {
+            ApiError::unavailable(CODE_FROZEN, format!("payouts are frozen: {m}"), 60)
+        }
     }
 }
 
@@ -671,6 +675,7 @@ pub(super) async fn metrics(State(app): State<App>) -> Result<Response, ApiError
     run_blocking(move || m.refresh_from_ledger(ledger.as_ref()))
         .await?
         .map_err(ApiError::storage)?;
+    app.engine().refresh_metrics(app.metrics());
     Ok((
         StatusCode::OK,
         [(

@@ -165,9 +165,16 @@ impl App {
         *self.0.next_address.lock().await
     }
 
-    /// Issues the next hot deposit address, recording it in the audit log first.
+    /// Issues the next hot deposit address: the engine's when it hands them out (it persists
+    /// the index first and watches the address), else derived here and recorded in the audit
+    /// log first.
     pub async fn issue_address(&self) -> Result<(u32, Address), ApiError> {
         let mut next = self.0.next_address.lock().await;
+        if let Some(issued) = self.0.engine.new_deposit_address() {
+            let (index, address) = issued.map_err(handlers::engine_error)?;
+            *next = (*next).max(index.saturating_add(1));
+            return Ok((index, address));
+        }
         let index = *next;
         let address = self.0.hot.address(0, index).ok_or_else(|| {
             ApiError::internal(format!("cannot derive hot receive address {index}"))
@@ -230,8 +237,8 @@ pub(crate) async fn run_blocking<T: Send + 'static>(
         .map_err(|e| ApiError::internal(format!("ledger task failed: {e}")))
 }
 
-/// Scans the audit log for the highest issued hot receive index.
-fn next_address_index(ledger: &dyn Ledger) -> Result<u32, mona_ledger::StoreError> {
+/// Scans the audit log for the highest hot receive index the API issued itself (+ 1).
+pub fn next_address_index(ledger: &dyn Ledger) -> Result<u32, mona_ledger::StoreError> {
     let mut next = 0u32;
     let mut from = 1u64;
     loop {
