@@ -85,6 +85,8 @@ pub enum Command {
     Topup(TopupCmd),
     /// Write the hot wallet's watch-only export (the cold signer's format) for the cold policy.
     Export(crate::export::ExportArgs),
+    /// The whole custody story on the embedded simulated chain, in a temp directory.
+    Demo(crate::demo::DemoArgs),
     /// Carry a PSBT across the air gap as animated QR codes (local; no daemon needed).
     #[command(subcommand)]
     Qr(crate::qr::QrCmd),
@@ -241,29 +243,12 @@ pub enum AuditCmd {
 /// `topup ...`.
 #[derive(Debug, Subcommand)]
 pub enum TopupCmd {
-    /// Propose a top-up (POST /v1/topups); writes the unsigned PSBT to `--out DIR`.
-    Propose {
-        /// The data directory.
-        #[arg(long, value_name = "D")]
-        datadir: PathBuf,
-        /// Amount in MONA (default: up to the policy's target).
-        #[arg(long, value_name = "MONA")]
-        amount: Option<String>,
-        /// Directory to write `<id>.psbt` into.
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-    },
-    /// Submit the cold-signed PSBT of the open proposal (POST /v1/topups/{id}/signed).
-    Submit {
-        /// The data directory.
-        #[arg(long, value_name = "D")]
-        datadir: PathBuf,
-        /// The proposal id.
-        #[arg(long)]
-        id: String,
-        /// The signed PSBT file (binary, base64 or hex).
-        file: PathBuf,
-    },
+    /// Propose a top-up (POST /v1/topups); writes the unsigned PSBT to `--out DIR` and/or
+    /// as QR frames to `--qr-out DIR`.
+    Propose(crate::topup::ProposeArgs),
+    /// Submit the cold-signed PSBT of the open proposal (POST /v1/topups/{id}/signed), from
+    /// FILE or from QR codes (`--qr-in PATH`).
+    Submit(crate::topup::SubmitArgs),
 }
 
 /// Runs the parsed command line.
@@ -299,6 +284,10 @@ pub fn dispatch(cli: Cli) -> Result<(), CliError> {
         Command::Export(args) => {
             crate::logging::init(format, "warn");
             crate::export::run(network, json, &args)
+        }
+        Command::Demo(args) => {
+            crate::logging::init(format, "error");
+            crate::demo::run(&args)
         }
         other => {
             crate::logging::init(format, "warn");
@@ -412,11 +401,13 @@ fn init(network: Option<Network>, json: bool, a: InitArgs) -> Result<(), CliErro
     Ok(())
 }
 
-fn print_json(v: &Value) {
+/// Prints `v` as pretty JSON on stdout.
+pub(crate) fn print_json(v: &Value) {
     println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
 }
 
-fn client(dir: &Path, network: Option<Network>) -> Result<ApiClient, CliError> {
+/// The API client of data directory `dir` (checked against `--network` when given).
+pub(crate) fn client(dir: &Path, network: Option<Network>) -> Result<ApiClient, CliError> {
     if let Some(net) = network {
         let cfg = crate::config::Config::load(&DataDir::new(dir).config())
             .map_err(|e| CliError::new(Exit::BadInput, e))?;
@@ -602,71 +593,13 @@ async fn operator(json: bool, network: Option<Network>, cmd: Command) -> Result<
         Command::Freeze(a) => freeze_cmd(json, network, a, "/v1/freeze").await,
         Command::Unfreeze(a) => freeze_cmd(json, network, a, "/v1/unfreeze").await,
         Command::Audit(AuditCmd::Verify(d)) => audit_verify(json, network, &d.datadir).await,
-        Command::Topup(TopupCmd::Propose {
-            datadir,
-            amount,
-            out,
-        }) => {
-            let c = client(&datadir, network)?;
-            let body = match amount {
-                Some(a) => json!({ "amount": a }),
-                None => json!({}),
-            };
-            let r = c
-                .call(Method::POST, "/v1/topups", Some(&body))
-                .await?
-                .ok()?;
-            let v = r.json();
-            if let Some(dir) = out {
-                use base64::Engine as _;
-                let psbt = base64::engine::general_purpose::STANDARD
-                    .decode(v["psbt"].as_str().unwrap_or_default())
-                    .map_err(|e| {
-                        CliError::new(Exit::Failure, format!("the API sent a malformed PSBT: {e}"))
-                    })?;
-                let id = path_segment(v["id"].as_str().unwrap_or("topup"))?;
-                let path = dir.join(format!("{id}.psbt"));
-                datadir::write_new_private(&path, &psbt).map_err(|e| {
-                    CliError::new(
-                        Exit::Failure,
-                        format!("cannot write {}: {e}", path.display()),
-                    )
-                })?;
-            }
-            show(json, &r, |v| {
-                format!(
-                    "top-up {} for {} MONA proposed (unsigned txid {})",
-                    s(&v["id"]),
-                    s(&v["amount"]),
-                    s(&v["unsigned_txid"])
-                )
-            });
-            Ok(())
-        }
-        Command::Topup(TopupCmd::Submit { datadir, id, file }) => {
-            let c = client(&datadir, network)?;
-            let psbt = read_psbt_file(&file)?;
-            let body = json!({ "psbt": psbt });
-            let r = c
-                .call(
-                    Method::POST,
-                    &format!("/v1/topups/{}/signed", path_segment(&id)?),
-                    Some(&body),
-                )
-                .await?
-                .ok()?;
-            show(json, &r, |v| {
-                format!(
-                    "top-up {} submitted as payout {}",
-                    s(&v["id"]),
-                    s(&v["txid"])
-                )
-            });
-            Ok(())
-        }
-        Command::Init(_) | Command::Run(_) | Command::Export(_) | Command::Qr(_) => {
-            Err(CliError::new(Exit::Failure, "not an operator command"))
-        }
+        Command::Topup(TopupCmd::Propose(a)) => crate::topup::propose(json, network, a).await,
+        Command::Topup(TopupCmd::Submit(a)) => crate::topup::submit(json, network, a).await,
+        Command::Init(_)
+        | Command::Run(_)
+        | Command::Export(_)
+        | Command::Demo(_)
+        | Command::Qr(_) => Err(CliError::new(Exit::Failure, "not an operator command")),
     }
 }
 
@@ -692,7 +625,7 @@ async fn freeze_cmd(
 }
 
 /// Refuses ids that would change the URL path (the API validates the id itself).
-fn path_segment(id: &str) -> Result<&str, CliError> {
+pub(crate) fn path_segment(id: &str) -> Result<&str, CliError> {
     if id.is_empty()
         || !id
             .bytes()
@@ -708,7 +641,8 @@ fn path_segment(id: &str) -> Result<&str, CliError> {
     Ok(id)
 }
 
-fn read_psbt_file(path: &Path) -> Result<String, CliError> {
+/// A PSBT file (binary, base64 or hex) as base64.
+pub(crate) fn read_psbt_file(path: &Path) -> Result<String, CliError> {
     use base64::Engine as _;
     let bytes = std::fs::read(path).map_err(|e| {
         CliError::new(

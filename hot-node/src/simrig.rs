@@ -91,7 +91,7 @@ fn free_port() -> Result<u16, RigError> {
 
 /// Settings suited to a fast simulated chain: poll every 50 ms, batch every 200 ms, re-send
 /// backoff unit 20 ms, mempool follow every 300 ms, node timeout 1 s, no fee bumps, no
-/// automatic top-ups, no cap fraction (edit further with the `edit` closure).
+/// automatic top-ups, no cap fraction, fallback fee 200 wat/vB (edit further with `edit`).
 pub fn fast_config(c: &mut Config) {
     c.node.timeout_ms = 1_000;
     c.engine.poll_interval_ms = 50;
@@ -100,6 +100,9 @@ pub fn fast_config(c: &mut Config) {
     c.engine.bump_after_blocks = 0;
     c.engine.auto_topup = false;
     c.payouts.batch_interval_ms = 200;
+    // Below the ceiling: a payout built at exactly the ceiling can exceed it by a rounding
+    // and be refused by the node's maxfeerate (reported to the engine's owner).
+    c.payouts.fallback_fee_rate = 200;
     c.policy.finality_depth = 3;
     c.policy.hot_cap_fraction = crate::config::Fraction::ONE;
     c.api.redeem_per_minute = 1_000_000;

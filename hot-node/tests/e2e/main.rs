@@ -1,5 +1,6 @@
 //! End-to-end: the real daemon (engine + HTTP API) on the embedded simulated chain, every
 //! money check read from the CHAIN. (One test binary keeps link time down.)
 
+mod demo;
 mod support;
 mod wiring;
