@@ -2,5 +2,6 @@
 //! money check read from the CHAIN. (One test binary keeps link time down.)
 
 mod demo;
+mod monappy;
 mod support;
 mod wiring;
