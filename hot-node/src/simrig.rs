@@ -118,6 +118,18 @@ impl SimRig {
         cold_export: &Path,
         edit: impl FnOnce(&mut Config),
     ) -> Result<SimRig, RigError> {
+        let mut rig = SimRig::prepare(workdir, cold_export, edit).await?;
+        rig.start_daemon().await?;
+        Ok(rig)
+    }
+
+    /// Like [`SimRig::start`] without starting the daemon (run it yourself, e.g. as the real
+    /// binary: `hot-node run --datadir {datadir} --passphrase-file {passphrase_file}`).
+    pub async fn prepare(
+        workdir: &Path,
+        cold_export: &Path,
+        edit: impl FnOnce(&mut Config),
+    ) -> Result<SimRig, RigError> {
         let sim = mona_simnode::SimNode::start(SimConfig::default())
             .await
             .map_err(step("starting simnode"))?;
@@ -170,7 +182,7 @@ impl SimRig {
             .map_err(step("the cold export"))?
             .account;
         let client = ApiClient::from_datadir(&datadir).map_err(step("API client"))?;
-        let mut rig = SimRig {
+        Ok(SimRig {
             sim,
             workdir: workdir.to_path_buf(),
             datadir,
@@ -180,15 +192,18 @@ impl SimRig {
             client,
             stop: None,
             task: None,
-        };
-        rig.start_daemon().await?;
-        Ok(rig)
+        })
+    }
+
+    /// A fresh operator client (pooled connections to a stopped daemon would hang).
+    pub fn reconnect(&mut self) -> Result<(), RigError> {
+        self.client = ApiClient::from_datadir(&self.datadir).map_err(step("API client"))?;
+        Ok(())
     }
 
     /// Starts the daemon (again) on the data directory; returns once `/healthz` answers.
     pub async fn start_daemon(&mut self) -> Result<(), RigError> {
-        // A fresh client: pooled connections to a stopped daemon would hang.
-        self.client = ApiClient::from_datadir(&self.datadir).map_err(step("API client"))?;
+        self.reconnect()?;
         let (tx, rx) = oneshot::channel::<()>();
         let opts = RunOptions {
             datadir: self.datadir.clone(),
