@@ -4,5 +4,6 @@
 mod crash;
 mod demo;
 mod monappy;
+mod reorg_dust;
 mod support;
 mod wiring;
