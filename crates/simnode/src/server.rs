@@ -464,13 +464,16 @@ pub async fn serve(
     mut shutdown: tokio::sync::watch::Receiver<bool>,
 ) {
     loop {
+        // Shutdown first: once it has fired, no further connection is accepted (a stopped node
+        // must refuse connections, as a stopped monacoind does).
         tokio::select! {
+            biased;
+            _ = shutdown.changed() => return,
             accepted = listener.accept() => {
                 if let Ok((stream, _)) = accepted {
                     tokio::spawn(serve_connection(Arc::clone(&shared), stream));
                 }
             }
-            _ = shutdown.changed() => return,
         }
     }
 }
