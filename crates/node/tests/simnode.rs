@@ -577,7 +577,10 @@ async fn cookie_auth_survives_a_node_restart() {
     drop(node);
     // The in-runtime server stops when its accept task next runs: let it run before calling.
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err()
+        {
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
