@@ -637,8 +637,9 @@ async fn wait_paid(rig: &SimRig, ids: &[&str], step: &'static str) -> Result<(),
     .map_err(fail(step))
 }
 
-/// Spends the largest confirmed hot coin to a stranger with the hot key, straight to the node.
-fn steal_one_coin(rig: &SimRig) -> Result<String, String> {
+/// Spends the largest confirmed hot coin to a stranger with the hot key, straight to the node
+/// (the simulated theft); returns a description.
+pub fn steal_one_coin(rig: &SimRig) -> Result<String, String> {
     let hot = rig.hot.watch_only();
     let mut utxos = rig.utxos_on_chain(hot, 300);
     utxos.sort_by_key(|(_, o)| std::cmp::Reverse(o.value.to_sat()));

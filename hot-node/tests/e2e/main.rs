@@ -3,6 +3,7 @@
 
 mod crash;
 mod demo;
+mod float;
 mod monappy;
 mod reorg_dust;
 mod support;
