@@ -3,6 +3,7 @@
 
 mod crash;
 mod demo;
+mod duplicates;
 mod float;
 mod monappy;
 mod reorg_dust;
