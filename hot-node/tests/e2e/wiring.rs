@@ -80,3 +80,42 @@ async fn a_withdrawal_is_paid_once_on_chain_through_the_daemon() {
     rig.mine(2).await.unwrap();
     assert_eq!(rig.payments_on_chain()[to.script_pubkey()].len(), 1);
 }
+
+/// Regression guard for the engine (reported): with no fee estimate the engine builds at the
+/// fallback rate clamped to the ceiling and broadcasts with `maxfeerate` = the ceiling; a
+/// payout built at exactly the ceiling can exceed it after signing ("absurdly-high-fee,
+/// 554000 > 552000") and is marked permanently invalid. The defaults of `init` had fallback =
+/// ceiling = 2000 wat/vB.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "fails until the engine broadcasts with a maxfeerate above the rate it builds at"]
+async fn a_payout_built_at_the_fee_ceiling_is_accepted() {
+    let (_dir, rig) = rig(|c| {
+        c.payouts.fallback_fee_rate = c.policy.fee_rate_ceiling;
+    })
+    .await;
+    for _ in 0..6 {
+        rig.fund_hot(10 * MONA).await.unwrap();
+    }
+    rig.mine(1).await.unwrap();
+    // Six inputs: the size estimate rounds above the signed size.
+    let body = json!({"id": "c-0", "address": customer(0).to_string(), "amount": "55"});
+    let r = rig
+        .api(Method::POST, "/v1/withdrawals", Some(body))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201);
+    rig.wait_for("the withdrawal to confirm", 30, || async {
+        let w = rig
+            .api(Method::GET, "/v1/withdrawals/c-0", None)
+            .await
+            .ok()?
+            .json();
+        if !matches!(w["state"].as_str(), Some("confirmed" | "final")) {
+            rig.sim.mine(1);
+            return None;
+        }
+        Some(())
+    })
+    .await
+    .unwrap();
+}
