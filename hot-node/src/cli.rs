@@ -443,6 +443,30 @@ fn s(v: &Value) -> String {
     }
 }
 
+fn engine_text(e: &Value) -> String {
+    if !e["running"].as_bool().unwrap_or(false) {
+        return "not running".into();
+    }
+    let mut t = format!(
+        "synced to {} (node at {})",
+        s(&e["synced_height"]),
+        s(&e["node_height"])
+    );
+    if let Some(w) = e["awaiting_cold"].as_array().filter(|w| !w.is_empty()) {
+        t.push_str(&format!(
+            "; {} withdrawal(s) above max_payout await a cold-signed transaction",
+            w.len()
+        ));
+    }
+    if let Some(a) = e["last_alert"].as_str() {
+        t.push_str(&format!("; last alert: {a}"));
+    }
+    if let Some(err) = e["last_error"].as_str() {
+        t.push_str(&format!("; last error: {err}"));
+    }
+    t
+}
+
 fn withdrawal_text(v: &Value) -> String {
     format!(
         "withdrawal {}: {} MONA to {}, state {}{}{}",
@@ -473,6 +497,7 @@ async fn operator(json: bool, network: Option<Network>, cmd: Command) -> Result<
                      pending: {} MONA queued, {} in flight\n\
                      cap:     {} MONA effective (hot_cap {}, fraction {}); target {}, low {}\n\
                      float:   {}\n\
+                     engine:  {}\n\
                      frozen:  {}{}",
                     s(&v["hot_confirmed"]),
                     s(&v["hot_unconfirmed"]),
@@ -487,6 +512,7 @@ async fn operator(json: bool, network: Option<Network>, cmd: Command) -> Result<
                     s(&v["hot_target"]),
                     s(&v["hot_low"]),
                     s(&v["position"]),
+                    engine_text(&v["engine"]),
                     v["frozen"].as_bool().unwrap_or(false),
                     v["freeze_reason"]
                         .as_str()

@@ -74,6 +74,23 @@ async fn a_withdrawal_is_paid_once_on_chain_through_the_daemon() {
     assert_eq!(f["engine"]["running"], true);
     assert_eq!(f["frozen"], false);
 
+    // The operator's status shows the engine.
+    let d = rig.datadir.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(assert_cmd::cargo::cargo_bin("hot-node"))
+            .args(["status", "--datadir"])
+            .arg(d)
+            .output()
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success() && text.contains("engine:  synced to "),
+        "{text}"
+    );
+
     // Graceful stop and restart: nothing is re-paid.
     rig.stop_daemon().await.unwrap();
     rig.start_daemon().await.unwrap();
