@@ -104,7 +104,6 @@ async fn a_withdrawal_is_paid_once_on_chain_through_the_daemon() {
 /// 554000 > 552000") and is marked permanently invalid. The defaults of `init` had fallback =
 /// ceiling = 2000 wat/vB.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "fails until the engine broadcasts with a maxfeerate above the rate it builds at"]
 async fn a_payout_built_at_the_fee_ceiling_is_accepted() {
     let (_dir, rig) = rig(|c| {
         c.payouts.fallback_fee_rate = c.policy.fee_rate_ceiling;
