@@ -200,6 +200,13 @@ async fn deep_reorg_of_forty_blocks_resends_and_keeps_balances() {
         state_of(&rig.ledger, "deep") == PayoutState::Final
     })
     .await;
+    // The payout turns final before the engine has necessarily synced the last blocks: wait
+    // for the whole old branch, so the reorg below disconnects exactly its 40 blocks.
+    let tip = rig.sim.height();
+    wait_for("synced to the old tip", || {
+        engine.status().synced_tip.map(|b| b.height) == Some(tip)
+    })
+    .await;
     let before = rig.ledger.balances().unwrap();
     assert!(rig.sim.invalidate_block(fork));
     rig.sim.with_state(|st| st.mempool = Default::default());
