@@ -27,6 +27,8 @@
 //! typed [`DecodeUrError`], all caps ([`Caps`]) checked before allocating.
 
 mod cbor;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod decode;
 mod encode;
 mod files;
