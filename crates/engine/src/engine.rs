@@ -1741,14 +1741,23 @@ impl Core {
             },
         )
         .map_err(|e| EngineError::Refused(format!("cannot build the cold payout: {e}")))?;
-        {
-            let mut w = lock(&self.wallet);
-            w.state
-                .raise(Keychain::ColdInternal, cold_change + 1)
-                .map_err(|e| EngineError::Busy(e.to_string()))?;
-            w.tracker.mark_used(Keychain::ColdInternal, cold_change);
-        }
+        self.claim_indices(&[(Keychain::ColdInternal, cold_change)])?;
         Ok(built.psbt)
+    }
+
+    /// Persists the derivation indices a PSBT names (state file, fsync'd) and marks them used,
+    /// before the PSBT leaves the engine, so a restart never hands them out again.
+    fn claim_indices(&self, claims: &[(Keychain, u32)]) -> Result<(), EngineError> {
+        let mut w = lock(&self.wallet);
+        for &(keychain, index) in claims {
+            w.state
+                .raise(keychain, index + 1)
+                .map_err(|e| EngineError::Busy(e.to_string()))?;
+        }
+        for &(keychain, index) in claims {
+            w.tracker.mark_used(keychain, index);
+        }
+        Ok(())
     }
 
     async fn propose_topup(&self, amount_wat: Option<u64>) -> Result<TopUpProposal, EngineError> {
@@ -1790,16 +1799,10 @@ impl Core {
             },
         )
         .map_err(|e| EngineError::Refused(format!("cannot build the top-up: {e}")))?;
-        {
-            // Persist the hot index (and the cold change index) before the PSBT exists.
-            let mut w = lock(&self.wallet);
-            w.state
-                .raise(Keychain::HotExternal, hot_index + 1)
-                .and_then(|_| w.state.raise(Keychain::ColdInternal, cold_change + 1))
-                .map_err(|e| EngineError::Busy(e.to_string()))?;
-            w.tracker.mark_used(Keychain::HotExternal, hot_index);
-            w.tracker.mark_used(Keychain::ColdInternal, cold_change);
-        }
+        self.claim_indices(&[
+            (Keychain::HotExternal, hot_index),
+            (Keychain::ColdInternal, cold_change),
+        ])?;
         let unsigned_txid = built.psbt.unsigned_tx.compute_txid();
         let proposal = TopUpProposal {
             id: format!("topup-{}", &unsigned_txid.to_string()[..16]),
