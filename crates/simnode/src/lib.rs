@@ -402,6 +402,19 @@ impl SimNode {
     pub fn set_txindex(&self, enabled: bool) {
         self.lock().txindex = enabled;
     }
+
+    /// Whether a reorg puts the transactions of disconnected blocks back in the mempool
+    /// (`true`, Core's behaviour and the default) or drops them (`false`: only a client that
+    /// sends them again gets them mined again).
+    pub fn set_readd_disconnected(&self, enabled: bool) {
+        self.lock().readd_disconnected = enabled;
+    }
+
+    /// How many times `sendrawtransaction` was executed through the RPC for `txid` (whatever
+    /// the answer; a fault that answers without executing the call does not count).
+    pub fn sendrawtransaction_calls(&self, txid: &Txid) -> u32 {
+        self.lock().sendraw_calls.get(txid).copied().unwrap_or(0)
+    }
 }
 
 /// A running node with its HTTP server; stops (and deletes the cookie) on drop.
