@@ -1,8 +1,10 @@
 //! Issue 6 acceptance through the daemon and the real cold signer: a top-up whose signed PSBT
-//! was altered is refused (422) and the genuine one confirms; the cold signer refuses a top-up
-//! that pays a hot wallet its policy does not register; a withdrawal above `max_payout` waits
-//! for a cold-signed transaction; a theft freezes payouts within one block and withdrawals get
-//! 503 until `unfreeze --reason`.
+//! was altered is refused (422, nothing changes) and the genuine one confirms; a top-up below
+//! `hot_low` through FILES with the real `hot-node` binary; the cold signer refuses a top-up
+//! that pays anything but the registered hot wallet; sweeps keep the hot balance under the cap
+//! block after block; a withdrawal above `max_payout` waits for a cold-signed transaction; a
+//! theft freezes payouts within one block and withdrawals get 503 until `unfreeze --reason`.
+//! (The top-up through QR frames is the demo's, `demo.rs`.)
 
 use std::ffi::OsString;
 
