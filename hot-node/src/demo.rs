@@ -806,10 +806,21 @@ pub fn steal_one_coin(rig: &SimRig) -> Result<String, String> {
     ))
 }
 
-/// The last `n` lines of a text file (empty when unreadable).
-fn tail(path: &Path, n: usize) -> String {
+/// The daemon log lines worth showing after a failure: the last 20 warnings and errors, or
+/// the last 10 lines when there are none (empty when unreadable).
+fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
-    let lines: Vec<&str> = text.lines().collect();
+    let all: Vec<&str> = text.lines().collect();
+    let loud: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect();
+    let (lines, n) = if loud.is_empty() {
+        (all, 10)
+    } else {
+        (loud, 20)
+    };
     lines[lines.len().saturating_sub(n)..].join("\n")
 }
 
@@ -884,12 +895,9 @@ pub fn run(args: &DemoArgs) -> Result<(), CliError> {
             for line in e.detail.lines() {
                 println!("  {line}");
             }
-            let log_tail = tail(&log_path, 30);
+            let log_tail = log_tail(&log_path);
             if !log_tail.is_empty() {
-                println!(
-                    "  --- hot-node daemon log (last lines of {}) ---",
-                    log_path.display()
-                );
+                println!("  --- hot-node daemon log ({}) ---", log_path.display());
                 for line in log_tail.lines() {
                     println!("  {line}");
                 }
@@ -991,6 +999,42 @@ mod tests {
                 (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
             }
         }
+    }
+
+    #[test]
+    fn the_log_tail_prefers_warnings_and_errors() {
+        let dir = tempfile_dir().unwrap();
+        let p = dir.join("log");
+        let info = |i: usize| format!("t INFO x: request {i}");
+        // name, lines, expected tail
+        let cases: [(&str, Vec<String>, Vec<String>); 3] = [
+            ("missing file", vec![], vec![]),
+            (
+                "only info: the last 10",
+                (0..15).map(info).collect(),
+                (5..15).map(info).collect(),
+            ),
+            (
+                "warnings and errors only",
+                vec![
+                    info(0),
+                    "t WARN y: slow".into(),
+                    info(1),
+                    "t ERROR z: frozen".into(),
+                    info(2),
+                ],
+                vec!["t WARN y: slow".into(), "t ERROR z: frozen".into()],
+            ),
+        ];
+        for (name, lines, want) in cases {
+            if lines.is_empty() {
+                let _ = std::fs::remove_file(&p);
+            } else {
+                std::fs::write(&p, lines.join("\n")).unwrap();
+            }
+            assert_eq!(log_tail(&p), want.join("\n"), "{name}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]
