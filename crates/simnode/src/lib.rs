@@ -5,6 +5,9 @@
 //! regtest genesis, blocks with correct merkle roots and witness commitments, a UTXO set, a
 //! mempool with BIP125, Core's relay policy, every input checked by libbitcoinconsensus,
 //! reorgs through `invalidateblock`/`reconsiderblock`, and deterministic fault injection.
+//! For tests it can also drop (instead of re-add, as Core does) the transactions of blocks a
+//! reorg disconnects, and counts `sendrawtransaction` calls per txid, so a test can prove that
+//! a client re-sent a transaction itself.
 //!
 //! Invariant: all chain/mempool state lives behind one mutex in [`SimNode`]; the HTTP server
 //! and the in-process API go through the same code paths.
