@@ -8,11 +8,17 @@
 //! Invariant: every step checks its invariant on the CHAIN (the simulated node's blocks and
 //! UTXO set), not on the ledger, and a violation stops the demo with the step's name and a
 //! non-zero exit; the final report counts double payouts from the chain.
+//!
+//! Output: one numbered line per step. Under `hot-node demo` the command lines a treasury
+//! operator would type (`cold-signer ...`, `hot-node topup ...`) run as child processes of
+//! this binary with their output captured, and the in-process daemon logs to
+//! `<workdir>/hot-node.log`; both are printed only when a step fails.
 
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::process::Command;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bitcoin::psbt::Psbt;
@@ -34,6 +40,72 @@ pub struct DemoArgs {
     /// Keep the working directory (default: a temporary directory removed at the end).
     #[arg(long, value_name = "DIR")]
     pub workdir: Option<PathBuf>,
+    /// Internal: run `cold-signer ARGS` (after `--`) in this process and exit with its code.
+    /// The demo runs the cold side this way, as a child process whose output it captures.
+    #[arg(long, hide = true, requires = "cold_signer_args")]
+    pub as_cold_signer: bool,
+    /// The cold-signer command line of `--as-cold-signer`.
+    #[arg(last = true, hide = true, value_name = "ARGS")]
+    pub cold_signer_args: Vec<OsString>,
+}
+
+/// How the demo runs the command lines it shows (`cold-signer ...`, `hot-node topup ...`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Commands {
+    /// In this process (tests): their output goes to this process's stdout and stderr.
+    InProcess,
+    /// As child processes of this `hot-node` binary (the path): their output is captured and
+    /// shown only when the step fails.
+    Child(PathBuf),
+}
+
+impl Commands {
+    /// Runs `cold-signer --network regtest ARGS`; `Err` carries the exit code and, for a
+    /// child, its captured output.
+    fn cold_signer(&self, args: &[OsString]) -> Result<(), String> {
+        match self {
+            Commands::InProcess => {
+                cold_signer(args).map_err(|code| format!("cold-signer exited {code}"))
+            }
+            Commands::Child(exe) => {
+                let mut cmd = Command::new(exe);
+                cmd.args(["demo", "--as-cold-signer", "--"]).args(args);
+                child(cmd, "cold-signer")
+            }
+        }
+    }
+
+    /// Runs `hot-node ARGS` (the operator CLI, as a script would).
+    async fn hot_node(&self, args: Vec<OsString>) -> Result<(), String> {
+        match self {
+            Commands::InProcess => hot_node_cli(args).await,
+            Commands::Child(exe) => {
+                let mut cmd = Command::new(exe);
+                cmd.args(args);
+                tokio::task::spawn_blocking(move || child(cmd, "hot-node"))
+                    .await
+                    .map_err(|e| e.to_string())?
+            }
+        }
+    }
+}
+
+/// Runs a child to completion; on failure its exit status and captured output.
+fn child(mut cmd: Command, name: &str) -> Result<(), String> {
+    let out = cmd
+        .output()
+        .map_err(|e| format!("cannot run {name}: {e}"))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    let mut detail = format!("{name} exited with {}", out.status);
+    for (stream, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        let text = String::from_utf8_lossy(bytes);
+        if !text.trim().is_empty() {
+            detail.push_str(&format!("\n--- {name} {stream} ---\n{}", text.trim_end()));
+        }
+    }
+    Err(detail)
 }
 
 /// Why the demo stopped: the step and what went wrong.
@@ -79,9 +151,31 @@ fn check(step: &'static str, ok: bool, detail: impl FnOnce() -> String) -> Resul
     }
 }
 
-/// Prints one progress line.
-fn say(t0: Instant, line: &str) {
-    println!("[{:>5.1}s] {line}", t0.elapsed().as_secs_f64());
+/// The steps of the story, in order (the progress lines are numbered against them).
+const STEPS: usize = 11;
+
+/// One numbered line per finished step.
+struct Progress {
+    t0: Instant,
+    done: usize,
+}
+
+impl Progress {
+    fn new() -> Progress {
+        Progress {
+            t0: Instant::now(),
+            done: 0,
+        }
+    }
+
+    fn step(&mut self, name: &str, line: &str) {
+        self.done += 1;
+        println!(
+            "[{:>2}/{STEPS}] {name:<15} {line}  ({:.1} s)",
+            self.done,
+            self.t0.elapsed().as_secs_f64()
+        );
+    }
 }
 
 fn mona(wat: u64) -> String {
@@ -120,6 +214,11 @@ impl ColdSigner {
     /// so the demo does not print a seed) and writes its watch-only export
     /// (`cold-signer export --out`); returns the signer and the export path.
     pub fn create(dir: &Path) -> Result<(ColdSigner, PathBuf), String> {
+        ColdSigner::create_with(dir, &Commands::InProcess)
+    }
+
+    /// [`ColdSigner::create`], running the cold signer's command lines as `how` says.
+    pub fn create_with(dir: &Path, how: &Commands) -> Result<(ColdSigner, PathBuf), String> {
         std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
         let mnemonic = mona_wallet::Mnemonic::generate(mona_wallet::WordCount::Twelve)
             .map_err(|e| e.to_string())?;
@@ -128,7 +227,7 @@ impl ColdSigner {
         let pass = dir.join("cold-passphrase");
         std::fs::write(&pass, "cold demo passphrase").map_err(|e| e.to_string())?;
         let wallet = dir.join("cold-wallet");
-        cold_signer(&os(&[
+        how.cold_signer(&os(&[
             &"restore",
             &"--wallet",
             &wallet,
@@ -141,9 +240,9 @@ impl ColdSigner {
             &"--kdf-t-cost",
             &"1",
         ]))
-        .map_err(|c| format!("cold-signer restore exited {c}"))?;
+        .map_err(|e| format!("cold-signer restore: {e}"))?;
         let export = dir.join("cold-export.json");
-        cold_signer(&os(&[
+        how.cold_signer(&os(&[
             &"export",
             &"--wallet",
             &wallet,
@@ -152,7 +251,7 @@ impl ColdSigner {
             &"--passphrase-file",
             &pass,
         ]))
-        .map_err(|c| format!("cold-signer export exited {c}"))?;
+        .map_err(|e| format!("cold-signer export: {e}"))?;
         Ok((
             ColdSigner {
                 wallet,
@@ -173,7 +272,11 @@ impl ColdSigner {
 
     /// `cold-signer sign --qr-in QR --out OUT --yes`: reviews under the pinned policy, signs.
     pub fn sign_qr(&self, qr_in: &Path, out: &Path) -> Result<(), u8> {
-        cold_signer(&os(&[
+        cold_signer(&self.sign_qr_args(qr_in, out))
+    }
+
+    fn sign_qr_args(&self, qr_in: &Path, out: &Path) -> Vec<OsString> {
+        os(&[
             &"sign",
             &"--qr-in",
             &qr_in,
@@ -186,7 +289,7 @@ impl ColdSigner {
             &"--yes",
             &"--passphrase-file",
             &self.passphrase_file,
-        ]))
+        ])
     }
 }
 
@@ -214,33 +317,53 @@ async fn hot_node_cli(args: Vec<OsString>) -> Result<(), String> {
     .map_err(|e| e.to_string())?
 }
 
-/// Runs the whole story in `workdir`; prints progress; returns the chain's final figures.
+/// Runs the whole story in `workdir` with the command lines in this process; prints one
+/// line per step; returns the chain's final figures.
 pub async fn run_story(workdir: &Path) -> Result<DemoReport, DemoError> {
-    let t0 = Instant::now();
+    run_story_with(workdir, &Commands::InProcess)
+        .await
+        .map(|(report, _rig)| report)
+}
+
+fn io_fail(step: &'static str) -> impl Fn(std::io::Error) -> DemoError {
+    move |e| DemoError {
+        step,
+        detail: e.to_string(),
+    }
+}
+
+fn cmd_fail(step: &'static str) -> impl Fn(String) -> DemoError {
+    move |detail| DemoError { step, detail }
+}
+
+/// [`run_story`], running the command lines as `how` says; also returns the rig, still
+/// running (frozen by the theft), so a caller can check the chain further.
+pub async fn run_story_with(
+    workdir: &Path,
+    how: &Commands,
+) -> Result<(DemoReport, SimRig), DemoError> {
+    let mut progress = Progress::new();
     let mut report = DemoReport::default();
 
     // 1. Cold wallet and export.
     let (cold, cold_export) =
-        ColdSigner::create(&workdir.join("cold")).map_err(|detail| DemoError {
-            step: "cold wallet",
-            detail,
-        })?;
-    say(t0, "cold-signer: wallet created, watch-only export written");
+        ColdSigner::create_with(&workdir.join("cold"), how).map_err(cmd_fail("cold wallet"))?;
+    progress.step(
+        "cold wallet",
+        "cold-signer restore + export: seed encrypted at rest, watch-only export written",
+    );
 
     // 2. hot-node init + run on the simulated chain.
     let rig = SimRig::start(&workdir.join("hot"), &cold_export, demo_policy)
         .await
-        .map_err(fail("hot-node init and run"))?;
+        .map_err(fail("hot node"))?;
     let hot_export = rig.hot.export();
     cold.register_hot(&hot_export.document.account.receive_descriptor)
-        .map_err(|detail| DemoError {
-            step: "register the hot wallet",
-            detail,
-        })?;
-    say(
-        t0,
+        .map_err(cmd_fail("hot node"))?;
+    progress.step(
+        "hot node",
         &format!(
-            "hot-node: data directory initialised, daemon running (API {}), hot wallet registered in the cold policy",
+            "init with the cold export, daemon on {}; cap 100 / target 50 / low 20 MONA; hot wallet pinned in the cold policy",
             rig.client.addr()
         ),
     );
@@ -255,9 +378,9 @@ pub async fn run_story(workdir: &Path) -> Result<DemoReport, DemoError> {
     })
     .await
     .map_err(fail("funding"))?;
-    say(
-        t0,
-        "funding: 3 x 30 MONA deposited to the hot wallet and confirmed",
+    progress.step(
+        "funding",
+        "3 x 30 MONA deposited to the hot wallet, confirmed",
     );
 
     // 4. Withdrawals (one replayed) through the API.
@@ -282,12 +405,12 @@ pub async fn run_story(workdir: &Path) -> Result<DemoReport, DemoError> {
         }
     }
     wait_paid(&rig, &["w-0", "w-1", "w-2"], "withdrawals").await?;
-    say(
-        t0,
-        "withdrawals: 3 withdrawals of 1 MONA (each sent twice) paid and confirmed",
+    progress.step(
+        "withdrawals",
+        "3 x 1 MONA, each request sent twice: paid once each, confirmed",
     );
 
-    // 5. Vouchers and the Monappy attack.
+    // 5. Vouchers.
     let n_vouchers = 10u32;
     let mut codes = Vec::new();
     for i in 0..n_vouchers {
@@ -302,10 +425,12 @@ pub async fn run_story(workdir: &Path) -> Result<DemoReport, DemoError> {
         check("vouchers", r.status == 201, || format!("{}", r.json()))?;
         codes.push(r.json()["code"].as_str().unwrap_or_default().to_owned());
     }
-    say(
-        t0,
-        &format!("vouchers: {n_vouchers} gift codes of 0.5 MONA created"),
+    progress.step(
+        "vouchers",
+        &format!("{n_vouchers} gift codes of 0.5 MONA created (only their hashes stored)"),
     );
+
+    // 6. The Monappy attack.
     rig.sim.faults().add(FaultRule::with_rate(
         Some("sendrawtransaction"),
         0.5,
@@ -360,18 +485,10 @@ pub async fn run_story(workdir: &Path) -> Result<DemoReport, DemoError> {
         }
     }
     report.conflicts = by_status.get(&409).copied().unwrap_or(0);
-    check(
-        "monappy attack",
-        by_status.get(&201).copied().unwrap_or(0) == n_vouchers as usize,
-        || format!("redemption answers {by_status:?}: expected {n_vouchers} created"),
-    )?;
-    say(
-        t0,
-        &format!(
-            "monappy attack: {} redemptions by {attackers} clients while the node dropped half of the send answers and delayed the rest past the timeout: {by_status:?}",
-            attackers * n_vouchers as usize
-        ),
-    );
+    let created = by_status.get(&201).copied().unwrap_or(0);
+    check("monappy attack", created == n_vouchers as usize, || {
+        format!("redemption answers {by_status:?}: expected {n_vouchers} created")
+    })?;
     let ids: Vec<String> = (0..n_vouchers)
         .map(|i| format!("voucher:gift-{i}"))
         .collect();
@@ -424,14 +541,20 @@ pub async fn run_story(workdir: &Path) -> Result<DemoReport, DemoError> {
     check("monappy attack", doubles == 0, || {
         format!("{doubles} requests paid more than once on chain")
     })?;
-    say(
-        t0,
-        &format!("monappy attack: every voucher paid exactly once on chain, {} other-address redemptions refused with 409", report.conflicts),
+    let replays = by_status.get(&200).copied().unwrap_or(0);
+    progress.step(
+        "monappy attack",
+        &format!(
+            "{} redemptions by {attackers} clients, node dropping/delaying send answers: {created} created, {replays} replays, {} refused (409); each paid once",
+            attackers * n_vouchers as usize,
+            report.conflicts
+        ),
     );
 
-    // 6. Sweep to cold above the cap.
+    // 7. Sweep to cold above the cap.
     rig.fund_hot(60 * MONA).await.map_err(fail("sweep"))?;
     rig.mine(1).await.map_err(fail("sweep"))?;
+    let hot_over = rig.balance_on_chain(rig.hot.watch_only(), 300);
     rig.wait_for("the sweep to be broadcast", 30, || async {
         (!rig.sim.mempool_txids().is_empty()).then_some(())
     })
@@ -451,31 +574,29 @@ pub async fn run_story(workdir: &Path) -> Result<DemoReport, DemoError> {
             )
         },
     )?;
-    say(
-        t0,
+    progress.step(
+        "sweep",
         &format!(
-            "sweep: hot above the 100 MONA cap -> {} MONA swept to cold (hot now {} MONA)",
+            "a deposit took hot to {} MONA (cap 100): {} MONA swept to cold in the next block, hot {} MONA",
+            mona(hot_over),
             mona(cold_after_sweep),
             mona(hot_after_sweep)
         ),
     );
 
-    // 7. Top-up through QR frames, signed by the cold signer.
-    rig.wait_synced().await.map_err(fail("top-up"))?;
+    // 8. Top-up proposed, as a PSBT file and QR frames.
+    rig.wait_synced().await.map_err(fail("top-up propose"))?;
     rig.wait_for("the cold coin in the ledger", 20, || async {
         let f = rig.float().await.ok()?;
         (f["cold_confirmed"] != "0").then_some(())
     })
     .await
-    .map_err(fail("top-up"))?;
+    .map_err(fail("top-up propose"))?;
     let outbox = workdir.join("outbox");
     let qr_out = workdir.join("qr-unsigned");
-    std::fs::create_dir_all(&outbox).map_err(|e| DemoError {
-        step: "top-up",
-        detail: e.to_string(),
-    })?;
+    std::fs::create_dir_all(&outbox).map_err(io_fail("top-up propose"))?;
     let dd: OsString = rig.datadir.clone().into();
-    hot_node_cli(vec![
+    how.hot_node(vec![
         "topup".into(),
         "propose".into(),
         "--datadir".into(),
@@ -488,10 +609,7 @@ pub async fn run_story(workdir: &Path) -> Result<DemoReport, DemoError> {
         qr_out.clone().into(),
     ])
     .await
-    .map_err(|detail| DemoError {
-        step: "top-up propose",
-        detail,
-    })?;
+    .map_err(cmd_fail("top-up propose"))?;
     let frames = std::fs::read_dir(&qr_out)
         .map(|d| {
             d.flatten()
@@ -499,26 +617,30 @@ pub async fn run_story(workdir: &Path) -> Result<DemoReport, DemoError> {
                 .count()
         })
         .unwrap_or(0);
-    say(
-        t0,
-        &format!("top-up: 30 MONA proposed; unsigned PSBT written as {frames} QR PNG frames"),
+    progress.step(
+        "top-up propose",
+        &format!("hot-node topup propose: 30 MONA from cold, unsigned PSBT written as a file and {frames} QR PNG frames"),
     );
+
+    // 9. The cold signer reads the QR frames, reviews and signs.
     let signed = workdir.join("topup-signed.psbt");
-    let c2 = cold.clone();
-    let (q, s2) = (qr_out.clone(), signed.clone());
-    tokio::task::spawn_blocking(move || c2.sign_qr(&q, &s2))
+    let args = cold.sign_qr_args(&qr_out, &signed);
+    let how2 = how.clone();
+    tokio::task::spawn_blocking(move || how2.cold_signer(&args))
         .await
         .map_err(|e| DemoError {
             step: "top-up sign",
             detail: e.to_string(),
         })?
-        .map_err(|code| DemoError {
-            step: "top-up sign",
-            detail: format!("cold-signer sign exited {code}"),
-        })?;
-    say(t0, "cold-signer: read the QR frames, reviewed under its pinned policy (hot wallet registered), signed");
+        .map_err(cmd_fail("top-up sign"))?;
+    progress.step(
+        "top-up sign",
+        "cold-signer sign --qr-in: frames decoded, reviewed under its pinned policy (pays the registered hot wallet only), signed",
+    );
+
+    // 10. Submitted, broadcast, confirmed.
     let hot_before = rig.balance_on_chain(rig.hot.watch_only(), 300);
-    hot_node_cli(vec![
+    how.hot_node(vec![
         "topup".into(),
         "submit".into(),
         "--datadir".into(),
@@ -526,31 +648,23 @@ pub async fn run_story(workdir: &Path) -> Result<DemoReport, DemoError> {
         signed.into(),
     ])
     .await
-    .map_err(|detail| DemoError {
-        step: "top-up submit",
-        detail,
-    })?;
-    rig.mine(1).await.map_err(fail("top-up confirm"))?;
+    .map_err(cmd_fail("top-up submit"))?;
+    rig.mine(1).await.map_err(fail("top-up submit"))?;
     let hot_after = rig.balance_on_chain(rig.hot.watch_only(), 300);
-    check(
-        "top-up confirm",
-        hot_after >= hot_before + 30 * MONA,
-        || format!("hot {} -> {}", mona(hot_before), mona(hot_after)),
-    )?;
-    say(
-        t0,
-        "top-up: submitted, broadcast and confirmed: +30 MONA hot",
+    check("top-up submit", hot_after >= hot_before + 30 * MONA, || {
+        format!("hot {} -> {}", mona(hot_before), mona(hot_after))
+    })?;
+    progress.step(
+        "top-up submit",
+        &format!(
+            "hot-node topup submit: same transaction as proposed, broadcast, confirmed: hot {} -> {} MONA",
+            mona(hot_before),
+            mona(hot_after)
+        ),
     );
 
-    // 8. Theft: a hot coin spent with the hot key directly to the node.
-    let theft = steal_one_coin(&rig).map_err(|detail| DemoError {
-        step: "theft",
-        detail,
-    })?;
-    say(
-        t0,
-        &format!("theft: a hot coin spent outside the ledger ({theft})"),
-    );
+    // 11. Theft: a hot coin spent with the hot key directly to the node.
+    let theft = steal_one_coin(&rig).map_err(cmd_fail("theft"))?;
     rig.mine(1).await.map_err(fail("theft"))?;
     let f = rig.float().await.map_err(fail("theft"))?;
     report.theft_frozen = f["frozen"] == true;
@@ -568,17 +682,14 @@ pub async fn run_story(workdir: &Path) -> Result<DemoReport, DemoError> {
     check("theft", r.status == 503, || {
         format!("a withdrawal while frozen answered {}", r.status)
     })?;
-    say(
-        t0,
-        &format!(
-            "theft: payouts FROZEN within one block ({}); withdrawals answer 503 until `hot-node unfreeze --reason`",
-            f["freeze_reason"].as_str().unwrap_or("-")
-        ),
+    progress.step(
+        "theft",
+        &format!("{theft} spent outside the ledger: FROZEN in the next block; withdrawals get 503 until unfreeze"),
     );
 
     report.hot_wat = rig.balance_on_chain(rig.hot.watch_only(), 300);
     report.cold_wat = rig.balance_on_chain(&rig.cold, 50);
-    Ok(report)
+    Ok((report, rig))
 }
 
 fn customer_account() -> mona_wallet::WatchOnlyAccount {
@@ -687,44 +798,128 @@ pub fn steal_one_coin(rig: &SimRig) -> Result<String, String> {
         .sim
         .submit_transaction(&signed)
         .map_err(|e| e.to_string())?;
-    Ok(format!("{} MONA in {txid}", mona(out.value.to_sat())))
+    let txid = txid.to_string();
+    Ok(format!(
+        "a hot coin of {} MONA (tx {}..)",
+        mona(out.value.to_sat()),
+        &txid[..16]
+    ))
 }
 
-/// Runs `hot-node demo`: the story in a temporary (or the given) directory, then the report.
-pub fn run(args: &DemoArgs) -> Result<(), CliError> {
-    let started = Instant::now();
-    let tmp;
-    let workdir = match &args.workdir {
-        Some(d) => d.clone(),
-        None => {
-            tmp = tempfile_dir()?;
-            tmp.clone()
-        }
+/// The daemon log lines worth showing after a failure: the last 20 warnings and errors, or
+/// the last 10 lines when there are none (empty when unreadable).
+fn log_tail(path: &Path) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let all: Vec<&str> = text.lines().collect();
+    let loud: Vec<&str> = all
+        .iter()
+        .copied()
+        .filter(|l| l.contains(" WARN ") || l.contains(" ERROR "))
+        .collect();
+    let (lines, n) = if loud.is_empty() {
+        (all, 10)
+    } else {
+        (loud, 20)
     };
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// Runs `hot-node demo`: the story in a temporary (or the given) directory, one numbered line
+/// per step, then the summary; on failure the failing step's captured output and the tail of
+/// the daemon's log, and the working directory is kept.
+pub fn run(args: &DemoArgs) -> Result<(), CliError> {
+    if args.as_cold_signer {
+        // The demo's child process for the cold side (see `Commands::Child`).
+        return cold_signer(&args.cold_signer_args)
+            .map_err(|code| CliError::new(Exit::Failure, format!("cold-signer exited {code}")));
+    }
+    let started = Instant::now();
+    let workdir = match &args.workdir {
+        Some(d) => {
+            std::fs::create_dir_all(d).map_err(|e| {
+                CliError::new(Exit::Failure, format!("cannot create {}: {e}", d.display()))
+            })?;
+            d.clone()
+        }
+        None => tempfile_dir()?,
+    };
+    let exe = std::env::current_exe().map_err(|e| {
+        CliError::new(
+            Exit::Failure,
+            format!("cannot locate the hot-node binary: {e}"),
+        )
+    })?;
+    let log_path = workdir.join("hot-node.log");
+    let log = std::fs::File::create(&log_path).map_err(|e| {
+        CliError::new(
+            Exit::Failure,
+            format!("cannot create {}: {e}", log_path.display()),
+        )
+    })?;
+    // The in-process daemon logs to the file, not over the report: every runtime thread (and
+    // this one) gets the file subscriber as its default.
+    let dispatch = tracing::Dispatch::new(crate::logging::subscriber(
+        crate::logging::LogFormat::Human,
+        "info",
+        Mutex::new(log),
+        false,
+    ));
+    let _log_guard = tracing::dispatcher::set_default(&dispatch);
+    let d2 = dispatch.clone();
     println!("hot-node demo: the custody story on the embedded simulated chain (regtest)");
     println!("working directory: {}", workdir.display());
+    println!();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
+        .on_thread_start(move || {
+            // The guard would restore the previous default on drop; the thread keeps the file
+            // subscriber for its whole life.
+            std::mem::forget(tracing::dispatcher::set_default(&d2));
+        })
         .build()
         .map_err(|e| CliError::new(Exit::Failure, format!("cannot start the runtime: {e}")))?;
+    let how = Commands::Child(exe);
     let result = rt.block_on(async {
-        tokio::time::timeout(Duration::from_secs(120), run_story(&workdir)).await
+        tokio::time::timeout(Duration::from_secs(120), async {
+            // The rig (daemon, simulated node) stops inside the runtime.
+            run_story_with(&workdir, &how).await.map(|(r, _rig)| r)
+        })
+        .await
     });
     rt.shutdown_timeout(Duration::from_secs(2));
-    if args.workdir.is_none() {
-        let _ = std::fs::remove_dir_all(&workdir);
-    }
     let report = match result {
         Ok(Ok(r)) => r,
-        Ok(Err(e)) => return Err(CliError::new(Exit::Failure, e)),
+        Ok(Err(e)) => {
+            println!("FAILED at step '{}':", e.step);
+            for line in e.detail.lines() {
+                println!("  {line}");
+            }
+            let log_tail = log_tail(&log_path);
+            if !log_tail.is_empty() {
+                println!("  --- hot-node daemon log ({}) ---", log_path.display());
+                for line in log_tail.lines() {
+                    println!("  {line}");
+                }
+            }
+            println!("working directory kept: {}", workdir.display());
+            let first = e.detail.lines().next().unwrap_or_default().to_owned();
+            return Err(CliError::new(
+                Exit::Failure,
+                format!("demo step '{}' failed: {first}", e.step),
+            ));
+        }
         Err(_) => {
+            println!("working directory kept: {}", workdir.display());
             return Err(CliError::new(
                 Exit::Failure,
                 "demo step 'overall' failed: the story took more than 120 s",
-            ))
+            ));
         }
     };
+    if args.workdir.is_none() {
+        let _ = std::fs::remove_dir_all(&workdir);
+    }
     let total = report.hot_wat + report.cold_wat;
     let pct = |x: u64| {
         if total == 0 {
@@ -734,21 +929,21 @@ pub fn run(args: &DemoArgs) -> Result<(), CliError> {
         }
     };
     println!();
-    println!("REPORT");
+    println!("SUMMARY");
     println!(
-        "  hot/cold split on chain: hot {} MONA ({:.1}%), cold {} MONA ({:.1}%)",
+        "  hot/cold split on chain:        hot {} MONA ({:.1}%) / cold {} MONA ({:.1}%)",
         mona(report.hot_wat),
         pct(report.hot_wat),
         mona(report.cold_wat),
         pct(report.cold_wat)
     );
-    println!("  double payouts on chain: {}", report.double_payouts);
     println!(
-        "  redemptions to another address refused (409): {}",
-        report.conflicts
+        "  double payouts on chain:        {}",
+        report.double_payouts
     );
+    println!("  other-address redemptions 409: {}", report.conflicts);
     println!(
-        "  theft frozen within one block: {}",
+        "  theft frozen within one block:  {}",
         if report.theft_frozen { "yes" } else { "no" }
     );
     println!("  finished in {:.1} s", started.elapsed().as_secs_f64());
@@ -768,4 +963,106 @@ fn tempfile_dir() -> Result<PathBuf, CliError> {
         )
     })?;
     Ok(base)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn a_failed_child_hands_back_its_status_and_captured_output() {
+        // name, shell script, Ok or the parts the error must contain
+        let cases: [(&str, &str, Option<&[&str]>); 3] = [
+            ("success", "echo noise; exit 0", None),
+            (
+                "failure with output",
+                "echo out-line; echo err-line >&2; exit 3",
+                Some(&[
+                    "tool exited with exit status: 3",
+                    "--- tool stdout ---\nout-line",
+                    "--- tool stderr ---\nerr-line",
+                ]),
+            ),
+            ("failure, silent", "exit 4", Some(&["exit status: 4"])),
+        ];
+        for (name, script, want) in cases {
+            let mut cmd = Command::new("sh");
+            cmd.args(["-c", script]);
+            match (child(cmd, "tool"), want) {
+                (Ok(()), None) => {}
+                (Err(detail), Some(parts)) => {
+                    for p in parts {
+                        assert!(detail.contains(p), "{name}: {detail:?} lacks {p:?}");
+                    }
+                }
+                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn the_log_tail_prefers_warnings_and_errors() {
+        let dir = tempfile_dir().unwrap();
+        let p = dir.join("log");
+        let info = |i: usize| format!("t INFO x: request {i}");
+        // name, lines, expected tail
+        let cases: [(&str, Vec<String>, Vec<String>); 3] = [
+            ("missing file", vec![], vec![]),
+            (
+                "only info: the last 10",
+                (0..15).map(info).collect(),
+                (5..15).map(info).collect(),
+            ),
+            (
+                "warnings and errors only",
+                vec![
+                    info(0),
+                    "t WARN y: slow".into(),
+                    info(1),
+                    "t ERROR z: frozen".into(),
+                    info(2),
+                ],
+                vec!["t WARN y: slow".into(), "t ERROR z: frozen".into()],
+            ),
+        ];
+        for (name, lines, want) in cases {
+            if lines.is_empty() {
+                let _ = std::fs::remove_file(&p);
+            } else {
+                std::fs::write(&p, lines.join("\n")).unwrap();
+            }
+            assert_eq!(log_tail(&p), want.join("\n"), "{name}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn the_hidden_cold_signer_mode_takes_everything_after_the_double_dash() {
+        let parse = |args: &[&str]| {
+            <crate::cli::Cli as clap::Parser>::try_parse_from(
+                ["hot-node", "demo"].iter().chain(args),
+            )
+        };
+        let cli = parse(&[
+            "--as-cold-signer",
+            "--",
+            "--network",
+            "regtest",
+            "sign",
+            "--qr-in",
+            "x",
+        ])
+        .unwrap();
+        let crate::cli::Command::Demo(args) = cli.command else {
+            panic!("not the demo command");
+        };
+        assert!(args.as_cold_signer);
+        assert_eq!(args.cold_signer_args.len(), 5);
+        assert_eq!(args.cold_signer_args[0], "--network");
+        assert!(
+            parse(&["--as-cold-signer"]).is_err(),
+            "the mode needs a command line"
+        );
+    }
 }

@@ -14,6 +14,11 @@
 //! - `{"command":"set_txindex","enabled":true}`
 //! - `{"command":"mine","blocks":1,"address":"rmona1..."}` (address optional: the faucet)
 //! - `{"command":"fund","address":"rmona1...","amount":"1.5"}` -> `{"txid":..,"vout":0}` (unconfirmed)
+//! - `{"command":"set_readd_disconnected","enabled":false}`: on a reorg, drop the transactions
+//!   of disconnected blocks instead of putting them back in the mempool (default `true`, as Core)
+//! - `{"command":"sendrawtransaction_calls","txid":"..."}` -> `{"calls":2}`: how many times
+//!   `sendrawtransaction` was executed for that txid (faults that answer without executing the
+//!   call are not counted)
 
 use serde_json::Value;
 
@@ -107,6 +112,21 @@ pub fn run(shared: &Shared, body: &[u8]) -> Result<Json, String> {
                 ("txid", Json::str(op.txid.to_string())),
                 ("vout", Json::uint(u64::from(op.vout))),
             ]))
+        }
+        "set_readd_disconnected" => {
+            st.readd_disconnected = field(&v, "enabled")?
+                .as_bool()
+                .ok_or("enabled must be a boolean")?;
+            Ok(Json::Obj(vec![]))
+        }
+        "sendrawtransaction_calls" => {
+            let txid: bitcoin::Txid = field(&v, "txid")?
+                .as_str()
+                .ok_or("txid must be a string")?
+                .parse()
+                .map_err(|e| format!("invalid txid: {e}"))?;
+            let calls = st.sendraw_calls.get(&txid).copied().unwrap_or(0);
+            Ok(Json::obj([("calls", Json::uint(u64::from(calls)))]))
         }
         other => Err(format!("unknown command {other:?}")),
     }

@@ -5,6 +5,9 @@
 //! regtest genesis, blocks with correct merkle roots and witness commitments, a UTXO set, a
 //! mempool with BIP125, Core's relay policy, every input checked by libbitcoinconsensus,
 //! reorgs through `invalidateblock`/`reconsiderblock`, and deterministic fault injection.
+//! For tests it can also drop (instead of re-add, as Core does) the transactions of blocks a
+//! reorg disconnects, and counts `sendrawtransaction` calls per txid, so a test can prove that
+//! a client re-sent a transaction itself.
 //!
 //! Invariant: all chain/mempool state lives behind one mutex in [`SimNode`]; the HTTP server
 //! and the in-process API go through the same code paths.
@@ -401,6 +404,19 @@ impl SimNode {
     /// Turns the txindex behaviour of getrawtransaction on or off.
     pub fn set_txindex(&self, enabled: bool) {
         self.lock().txindex = enabled;
+    }
+
+    /// Whether a reorg puts the transactions of disconnected blocks back in the mempool
+    /// (`true`, Core's behaviour and the default) or drops them (`false`: only a client that
+    /// sends them again gets them mined again).
+    pub fn set_readd_disconnected(&self, enabled: bool) {
+        self.lock().readd_disconnected = enabled;
+    }
+
+    /// How many times `sendrawtransaction` was executed through the RPC for `txid` (whatever
+    /// the answer; a fault that answers without executing the call does not count).
+    pub fn sendrawtransaction_calls(&self, txid: &Txid) -> u32 {
+        self.lock().sendraw_calls.get(txid).copied().unwrap_or(0)
     }
 }
 

@@ -936,6 +936,7 @@ pub fn execute(
                 ));
             }
             let tx = decode_tx(get_str(&p[0])?)?;
+            *st.sendraw_calls.entry(tx.compute_txid()).or_default() += 1;
             let rate = match arg(1) {
                 None => params::DEFAULT_MAX_FEE_RATE_PER_KVB,
                 Some(Value::Bool(_)) => {

@@ -4,6 +4,7 @@
 //! (every entry's inputs exist, no entry is confirmed), and the active chain is the best
 //! chain of blocks not marked invalid.
 
+use std::collections::HashMap;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bitcoin::hashes::{sha256, Hash as _};
@@ -59,6 +60,14 @@ pub struct NodeState {
     pub wallets: Vec<String>,
     /// Unix time the node started.
     pub started_at: u64,
+    /// Whether a reorg puts the transactions of disconnected blocks back in the mempool, as
+    /// Core does (default `true`). With `false` they are dropped: only a client that sends
+    /// them again (`sendrawtransaction`) gets them mined again, which lets a test prove that
+    /// the client re-sent them.
+    pub readd_disconnected: bool,
+    /// `sendrawtransaction` calls per txid through the RPC (whatever the answer, faults
+    /// included; the in-process [`NodeState::submit`] and the faucet are not counted).
+    pub sendraw_calls: HashMap<Txid, u32>,
     faucet_key: SecretKey,
     faucet_script: ScriptBuf,
 }
@@ -89,6 +98,8 @@ impl NodeState {
             txindex: false,
             wallets: Vec::new(),
             started_at: unix_now(),
+            readd_disconnected: true,
+            sendraw_calls: HashMap::new(),
             faucet_key: key,
             faucet_script: ScriptBuf::new_p2wpkh(&pk.wpubkey_hash()),
         }
@@ -264,8 +275,12 @@ impl NodeState {
                 break;
             }
         }
-        // Re-add transactions of disconnected blocks (oldest block first), then the old pool.
+        // Re-add transactions of disconnected blocks (oldest block first, unless the test
+        // asked to drop them), then the old pool.
         disconnected.reverse();
+        if !self.readd_disconnected {
+            disconnected.clear();
+        }
         let mut candidates: Vec<(Transaction, Option<u64>)> = Vec::new();
         for b in &disconnected {
             for tx in b.txdata.iter().skip(1) {

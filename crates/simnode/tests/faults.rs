@@ -228,3 +228,137 @@ fn latency_is_injected_per_method_only() {
         "other methods unaffected"
     );
 }
+
+/// `sendrawtransaction_calls` through `POST /control`.
+fn calls_over_control(h: &SimNodeHandle, txid: bitcoin::Txid) -> u64 {
+    let r = rpc_raw(
+        h,
+        "/control",
+        &format!(r#"{{"command":"sendrawtransaction_calls","txid":"{txid}"}}"#),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    let v: serde_json::Value = serde_json::from_slice(&r.body).unwrap();
+    v["calls"].as_u64().unwrap()
+}
+
+#[test]
+fn sendrawtransaction_calls_are_counted_per_txid_when_executed() {
+    let h = SimNode::start_background(SimConfig::default()).unwrap();
+    let tx = valid_tx(&h);
+    let txid = tx.compute_txid();
+    let body = format!(
+        r#"{{"id":1,"method":"sendrawtransaction","params":["{}"]}}"#,
+        tx_hex(&tx)
+    );
+    assert_eq!(h.sendrawtransaction_calls(&txid), 0);
+    // name, fault before the call, calls counted afterwards
+    let cases: [(&str, Option<FaultAction>, u32); 4] = [
+        ("answered", None, 1),
+        (
+            "answer dropped: executed",
+            Some(FaultAction::DropResponse),
+            2,
+        ),
+        (
+            "error fault: never executed",
+            Some(FaultAction::Error {
+                code: -28,
+                message: "Loading block index...".into(),
+            }),
+            2,
+        ),
+        ("already in the mempool: executed", None, 3),
+    ];
+    for (name, fault, want) in cases {
+        match fault {
+            // No answer will come: read until the node closes the connection.
+            Some(FaultAction::DropResponse) => {
+                h.faults().add(FaultRule::once(
+                    "sendrawtransaction",
+                    FaultAction::DropResponse,
+                ));
+                let _ = raw_exchange(&h, &body);
+            }
+            Some(a) => {
+                h.faults().add(FaultRule::once("sendrawtransaction", a));
+                let _ = rpc_raw(&h, "/", &body);
+            }
+            None => {
+                let _ = rpc_raw(&h, "/", &body);
+            }
+        }
+        assert_eq!(h.sendrawtransaction_calls(&txid), want, "{name}");
+        assert_eq!(calls_over_control(&h, txid), u64::from(want), "{name}");
+    }
+    // The in-process API is not the client's RPC: not counted.
+    let other = valid_tx(&h);
+    h.submit_transaction(&other).unwrap();
+    assert_eq!(h.sendrawtransaction_calls(&other.compute_txid()), 0);
+    let bad = rpc_raw(
+        &h,
+        "/control",
+        r#"{"command":"sendrawtransaction_calls","txid":"zz"}"#,
+    );
+    assert_eq!(bad.status, 400);
+}
+
+#[test]
+fn a_reorg_readds_disconnected_transactions_unless_told_to_drop_them() {
+    // name, switch through /control (after switching off with the Rust API), re-add
+    let cases = [
+        ("core's default", None, true),
+        ("dropped, through /control", Some(false), false),
+        (
+            "re-add switched back on, through /control",
+            Some(true),
+            true,
+        ),
+    ];
+    for (name, control, readd) in cases {
+        let h = SimNode::start_background(SimConfig::default()).unwrap();
+        if let Some(enabled) = control {
+            // Switched off first, so the third case proves that switching back on works.
+            h.set_readd_disconnected(false);
+            let r = rpc_raw(
+                &h,
+                "/control",
+                &format!(r#"{{"command":"set_readd_disconnected","enabled":{enabled}}}"#),
+            );
+            assert_eq!(r.status, 200, "{name}: {}", r.text());
+        }
+        let tx = valid_tx(&h);
+        let txid = tx.compute_txid();
+        h.submit_transaction(&tx).unwrap();
+        let block = h.mine(1)[0];
+        assert!(h.mempool_txids().is_empty(), "{name}");
+        assert!(h.invalidate_block(block));
+        h.mine(2); // a longer branch without it
+        let in_pool = h.mempool_txids().contains(&txid);
+        let on_chain = h.with_state(|st| st.chain.find_tx(&txid).is_some());
+        if readd {
+            assert!(in_pool || on_chain, "{name}: put back and mined again");
+        } else {
+            assert!(!in_pool && !on_chain, "{name}: dropped by the reorg");
+            // Only a client that sends it again gets it mined again (same bytes, same txid).
+            let body = format!(
+                r#"{{"id":1,"method":"sendrawtransaction","params":["{}"]}}"#,
+                tx_hex(&tx)
+            );
+            let r = rpc_raw(&h, "/", &body);
+            assert_eq!(r.status, 200, "{name}: {}", r.text());
+            assert_eq!(h.sendrawtransaction_calls(&txid), 1, "{name}");
+            h.mine(1);
+            assert!(
+                h.with_state(|st| st.chain.find_tx(&txid).is_some()),
+                "{name}"
+            );
+        }
+    }
+    let h = SimNode::start_background(SimConfig::default()).unwrap();
+    let r = rpc_raw(
+        &h,
+        "/control",
+        r#"{"command":"set_readd_disconnected","enabled":"no"}"#,
+    );
+    assert_eq!(r.status, 400);
+}

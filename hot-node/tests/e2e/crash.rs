@@ -14,7 +14,7 @@ use hot_node::simrig::{SimRig, MONA};
 use hyper::Method;
 use serde_json::json;
 
-use crate::support::{customer, write_cold_export};
+use crate::support::{assert_hot_cap_held, customer, write_cold_export};
 
 fn spawn_run(rig: &SimRig, failpoint: Option<&str>) -> (Child, mpsc::Receiver<String>) {
     let mut cmd = Command::new(assert_cmd::cargo::cargo_bin("hot-node"));
@@ -156,6 +156,7 @@ async fn one_point(name: &'static str) {
         "{name}: ledger and chain agree"
     );
     assert_eq!(f["frozen"], false, "{name}: {f}");
+    assert_hot_cap_held(&rig).await;
     child.kill().unwrap();
     child.wait().unwrap();
     let audit = Command::new(assert_cmd::cargo::cargo_bin("hot-node"))

@@ -8,7 +8,7 @@ use hot_node::simrig::MONA;
 use hyper::Method;
 use serde_json::json;
 
-use crate::support::{customer, rig};
+use crate::support::{assert_hot_cap_held, customer, rig};
 
 async fn duplicates(ids: u32, per_id: u32) {
     let (_dir, rig) = rig(|c| c.api.max_queue = 4_096).await;
@@ -67,6 +67,7 @@ async fn duplicates(ids: u32, per_id: u32) {
         assert_eq!(p.len(), 1, "dup-{i} paid {} times on chain", p.len());
         assert_eq!(p[0].1, 50_000_000);
     }
+    assert_hot_cap_held(&rig).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

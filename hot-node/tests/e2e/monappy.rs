@@ -17,7 +17,7 @@ use hyper::Method;
 use mona_simnode::{FaultAction, FaultRule};
 use serde_json::json;
 
-use crate::support::{customers, rig};
+use crate::support::{assert_hot_cap_held, customers, rig};
 
 const VOUCHER_WAT: u64 = 10_000_000; // 0.1 MONA
 const TINY_WAT: u64 = 10_000; // below the dust threshold
@@ -221,6 +221,7 @@ async fn replay(n_vouchers: u32, n_clients: u32) {
         .to_wat();
     assert_eq!(ledger_hot, end, "ledger and chain agree: {f}");
     assert_eq!(f["frozen"], false);
+    assert_hot_cap_held(&rig).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,7 +6,7 @@ use hot_node::simrig::MONA;
 use hyper::Method;
 use serde_json::json;
 
-use crate::support::{customer, rig};
+use crate::support::{assert_hot_cap_held, customer, rig};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_withdrawal_is_paid_once_on_chain_through_the_daemon() {
@@ -96,6 +96,7 @@ async fn a_withdrawal_is_paid_once_on_chain_through_the_daemon() {
     rig.start_daemon().await.unwrap();
     rig.mine(2).await.unwrap();
     assert_eq!(rig.payments_on_chain()[to.script_pubkey()].len(), 1);
+    assert_hot_cap_held(&rig).await;
 }
 
 /// Regression guard for the engine (reported): with no fee estimate the engine builds at the
@@ -134,4 +135,5 @@ async fn a_payout_built_at_the_fee_ceiling_is_accepted() {
     })
     .await
     .unwrap();
+    assert_hot_cap_held(&rig).await;
 }
