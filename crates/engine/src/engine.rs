@@ -1806,6 +1806,7 @@ impl Core {
         let unsigned_txid = built.psbt.unsigned_tx.compute_txid();
         let proposal = TopUpProposal {
             id: format!("topup-{}", &unsigned_txid.to_string()[..16]),
+            withdrawal_id: None,
             psbt: built.psbt.serialize(),
             unsigned_txid,
             amount_wat,
