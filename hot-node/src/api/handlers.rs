@@ -702,7 +702,7 @@ pub(super) async fn submit_topup(
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b.psbt.trim())
         .map_err(|e| ApiError::unprocessable(CODE_BAD_PSBT, format!("psbt is not base64: {e}")))?;
-    bitcoin::psbt::Psbt::deserialize(&bytes)
+    let parsed = bitcoin::psbt::Psbt::deserialize(&bytes)
         .map_err(|e| ApiError::unprocessable(CODE_BAD_PSBT, format!("not a PSBT: {e}")))?;
     let ledger = app.ledger().clone();
     let lookup = id.clone();
@@ -716,6 +716,15 @@ pub(super) async fn submit_topup(
             format!("no top-up proposal {id}"),
         ));
     };
+    // A retry after the answer was lost: the same transaction was already committed.
+    if proposal.state == mona_ledger::TopUpState::Submitted
+        && parsed.unsigned_tx.compute_txid() == proposal.unsigned_txid
+    {
+        return Ok(json_with(
+            StatusCode::OK,
+            serde_json::json!({ "id": id, "txid": proposal.close_note, "replay": true }),
+        ));
+    }
     if proposal.state != mona_ledger::TopUpState::Open {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

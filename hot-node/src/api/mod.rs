@@ -11,7 +11,7 @@
 //! | `POST /v1/topups {[amount] \| [withdrawal_id]}` | token | 201, 200 (replay), 409, 422, 501, 503 |
 //! | `GET /v1/topups` | token | 200 `{proposals: [...]}` oldest first |
 //! | `GET /v1/topups/{id}/psbt` | token | 200, 404 |
-//! | `POST /v1/topups/{id}/signed {psbt}` | token | 200, 404, 409, 422, 501 |
+//! | `POST /v1/topups/{id}/signed {psbt}` | token | 200 (also a replay of the submitted tx), 404, 409, 422, 501 |
 //! | `POST /v1/freeze {reason}`, `POST /v1/unfreeze {reason}` | token | 200, 422 |
 //! | `GET /metrics` | token | 200 Prometheus text |
 //! | `GET /healthz` | public | 200 |

@@ -4,7 +4,7 @@
 //! proposes its cold payment by itself; the cold signer refuses it under a policy that only
 //! registers the hot wallet and signs it once the destination is allowed; an altered signed
 //! PSBT is refused (422) and changes nothing; the genuine one is paid exactly once, from cold
-//! coins, and confirms. Every money check reads the CHAIN.
+//! coins, and confirms; submitting it again is a replay. Every money check reads the CHAIN.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -258,4 +258,13 @@ async fn large_withdrawal_is_paid_once_by_a_cold_signed_psbt() {
     assert_eq!(p["close_note"].as_str(), Some(txid.as_str()));
     let w = get(&rig, "/v1/withdrawals/big").await;
     assert_eq!(w["awaiting_cold_signature"], false, "{w}");
+    // A retry of the submission (answer lost) is a replay: same txid, nothing more paid.
+    let r = rig
+        .api(Method::POST, &path, Some(json!({"psbt": b64(&signed)})))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 200, "{:?}", r.json());
+    assert_eq!(r.json()["txid"].as_str(), Some(txid.as_str()));
+    rig.mine(1).await.unwrap();
+    assert_eq!(rig.payments_on_chain()[to.script_pubkey()].len(), 1);
 }
