@@ -1610,6 +1610,9 @@ impl Core {
                 }
             }
         }
+        if let Err(e) = self.cancel_stale_cold_proposal().await {
+            self.note_error(format!("checking the open cold proposal: {e}"));
+        }
         if self.cfg.auto_topup && fs.below_low {
             let open = self.db(|l| l.open_topup_proposal()).await?;
             if open.is_none() {
@@ -1741,6 +1744,32 @@ impl Core {
                 lock(&self.rt).cold_failed = Some((id.to_string(), tip));
             }
         }
+    }
+
+    /// Cancels the open proposal of a withdrawal that is no longer `requested` (rejected, or
+    /// paid hot after `max_payout` was raised): it can never be submitted (the ledger refuses
+    /// it) and would block every other proposal, top-ups included.
+    async fn cancel_stale_cold_proposal(&self) -> Res<()> {
+        let Some(open) = self.db(|l| l.open_topup_proposal()).await? else {
+            return Ok(());
+        };
+        let Some(wid) = open.withdrawal_id.clone() else {
+            return Ok(());
+        };
+        let w2 = wid.clone();
+        let state = self.db(move |l| l.withdrawal(&w2)).await?.map(|w| w.state);
+        if state == Some(PayoutState::Requested) {
+            return Ok(());
+        }
+        let reason = match state {
+            Some(s) => format!("withdrawal {wid} is {s}, no longer requested"),
+            None => format!("withdrawal {wid} is unknown"),
+        };
+        let (id, r) = (open.id.clone(), reason.clone());
+        self.db(move |l| l.close_topup(&id, &mona_ledger::TopUpClose::Cancelled { reason: r }))
+            .await?;
+        tracing::warn!(proposal = %open.id, reason = %reason, "stale cold withdrawal proposal cancelled");
+        Ok(())
     }
 
     /// Runs a ledger call off the runtime, keeping its typed error.

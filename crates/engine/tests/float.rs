@@ -340,3 +340,35 @@ async fn large_withdrawal_is_paid_by_a_cold_signed_psbt() {
     assert_eq!(p.kind, mona_ledger::PayoutKind::ColdWithdrawal);
     engine.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_cold_proposal_is_cancelled() {
+    let rig = Rig::new().await;
+    rig.fund_cold(0, 6_000 * MONA);
+    rig.sim.mine(1);
+    let engine = rig.engine(test_config(rig.dir.path())).await;
+    rig.withdraw("big", 2, 5_000 * MONA);
+    engine.wake();
+    wait_for("the automatic cold proposal", || {
+        rig.ledger.open_topup_proposal().unwrap().is_some()
+    })
+    .await;
+    let p = rig.ledger.open_topup_proposal().unwrap().unwrap();
+    rig.ledger
+        .reject_withdrawal("big", "withdrawn by the customer")
+        .unwrap();
+    rig.sim.mine(1);
+    wait_for("the stale proposal cancelled", || {
+        rig.ledger.open_topup_proposal().unwrap().is_none()
+    })
+    .await;
+    let t = rig.ledger.topup(&p.id).unwrap().unwrap();
+    assert_eq!(t.state, mona_ledger::TopUpState::Cancelled);
+    assert!(t.close_note.unwrap().contains("rejected"));
+    // The float can be topped up again.
+    engine
+        .propose_topup(Some(mona::Amount::from_wat_const(MONA)))
+        .await
+        .unwrap();
+    engine.shutdown().await;
+}
