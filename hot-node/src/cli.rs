@@ -243,12 +243,15 @@ pub enum AuditCmd {
 /// `topup ...`.
 #[derive(Debug, Subcommand)]
 pub enum TopupCmd {
-    /// Propose a top-up (POST /v1/topups); writes the unsigned PSBT to `--out DIR` and/or
-    /// as QR frames to `--qr-out DIR`.
+    /// Propose a top-up, or with `--withdrawal ID` get the cold-signed payment of a withdrawal
+    /// above max_payout (POST /v1/topups); writes the unsigned PSBT to `--out DIR` and/or as
+    /// QR frames to `--qr-out DIR`.
     Propose(crate::topup::ProposeArgs),
     /// Submit the cold-signed PSBT of the open proposal (POST /v1/topups/{id}/signed), from
     /// FILE or from QR codes (`--qr-in PATH`).
     Submit(crate::topup::SubmitArgs),
+    /// List proposals, top-ups and cold withdrawals (GET /v1/topups).
+    List(crate::topup::ListArgs),
 }
 
 /// Runs the parsed command line.
@@ -482,7 +485,14 @@ fn withdrawal_text(v: &Value) -> String {
             .as_str()
             .map(|r| format!(", rejected: {r}"))
             .unwrap_or_default(),
-    )
+    ) + &if v["awaiting_cold_signature"] == true {
+        match v["proposal_id"].as_str() {
+            Some(p) => format!(", awaits a cold signature (proposal {p})"),
+            None => ", awaits a cold signature (no proposal yet)".to_owned(),
+        }
+    } else {
+        String::new()
+    }
 }
 
 async fn operator(json: bool, network: Option<Network>, cmd: Command) -> Result<(), CliError> {
@@ -621,6 +631,7 @@ async fn operator(json: bool, network: Option<Network>, cmd: Command) -> Result<
         Command::Audit(AuditCmd::Verify(d)) => audit_verify(json, network, &d.datadir).await,
         Command::Topup(TopupCmd::Propose(a)) => crate::topup::propose(json, network, a).await,
         Command::Topup(TopupCmd::Submit(a)) => crate::topup::submit(json, network, a).await,
+        Command::Topup(TopupCmd::List(a)) => crate::topup::list(json, network, a).await,
         Command::Init(_)
         | Command::Run(_)
         | Command::Export(_)

@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use mona::Amount;
-use mona_ledger::{BlockRef, TopUpProposal};
+use mona_ledger::{BlockRef, Intake, TopUpProposal};
 use serde::Serialize;
 
 /// A boxed future (object-safe async trait methods).
@@ -76,6 +76,15 @@ pub trait Engine: Send + Sync + 'static {
         id: String,
         psbt: Vec<u8>,
     ) -> BoxFuture<'_, Result<bitcoin::Txid, EngineError>>;
+    /// The open proposal paying withdrawal `id` (above `max_payout`) from cold coins:
+    /// `Created` if it is new, `Replay` if it was already open for it; `Conflict` while
+    /// another proposal is open.
+    fn propose_cold_withdrawal(
+        &self,
+        _id: String,
+    ) -> BoxFuture<'_, Result<Intake<TopUpProposal>, EngineError>> {
+        Box::pin(async { Err(EngineError::Unavailable("cold withdrawal proposal")) })
+    }
     /// The next hot deposit address when the engine hands them out (so it watches every
     /// address it issued); `None`: the API derives and records it itself.
     fn new_deposit_address(&self) -> Option<Result<(u32, mona::Address), EngineError>> {

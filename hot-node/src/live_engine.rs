@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use mona::{Amount, FeeRate};
 use mona_engine::{EngineConfig, EngineHandle, FloatPolicy, MetricsSnapshot, BROADCAST_CLASSES};
-use mona_ledger::TopUpProposal;
+use mona_ledger::{Intake, TopUpProposal};
 
 use crate::config::Config;
 use crate::engine::{BoxFuture, Engine, EngineError, EngineStatus};
@@ -249,6 +249,18 @@ impl Engine for LiveEngine {
         Box::pin(async move {
             self.handle
                 .submit_topup(&id, &psbt)
+                .await
+                .map_err(api_error)
+        })
+    }
+
+    fn propose_cold_withdrawal(
+        &self,
+        id: String,
+    ) -> BoxFuture<'_, Result<Intake<TopUpProposal>, EngineError>> {
+        Box::pin(async move {
+            self.handle
+                .propose_cold_withdrawal(&id)
                 .await
                 .map_err(api_error)
         })

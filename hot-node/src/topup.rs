@@ -1,6 +1,8 @@
-//! `hot-node topup propose|submit`: carry a top-up (cold -> hot) across the air gap.
+//! `hot-node topup propose|submit|list`: carry a top-up (cold -> hot), or the payment of a
+//! withdrawal above `max_payout` (`propose --withdrawal ID`), across the air gap.
 //!
-//! `propose` asks the daemon for an unsigned top-up PSBT (`POST /v1/topups`) and writes it to
+//! `propose` asks the daemon for an unsigned PSBT (`POST /v1/topups`; with `--withdrawal` it
+//! returns the proposal the engine already opened for that withdrawal) and writes it to
 //! `--out DIR` as `<id>.psbt` and/or to `--qr-out DIR` as animated `ur:crypto-psbt` frames;
 //! `submit` reads the cold-signed PSBT from a file (binary, base64 or hex) or from QR codes
 //! (`--qr-in PATH`) and hands it to the daemon (`POST /v1/topups/{id}/signed`), which accepts
@@ -31,8 +33,11 @@ pub struct ProposeArgs {
     #[arg(long, value_name = "D")]
     pub datadir: PathBuf,
     /// Amount in MONA (default: up to the policy's target).
-    #[arg(long, value_name = "MONA")]
+    #[arg(long, value_name = "MONA", conflicts_with = "withdrawal")]
     pub amount: Option<String>,
+    /// Instead of a top-up: the cold-signed payment of this withdrawal (above `max_payout`).
+    #[arg(long, value_name = "ID")]
+    pub withdrawal: Option<String>,
     /// Directory to write `<id>.psbt` into.
     #[arg(long, value_name = "DIR")]
     pub out: Option<PathBuf>,
@@ -42,6 +47,14 @@ pub struct ProposeArgs {
     /// QR look.
     #[command(flatten)]
     pub qr: QrArgs,
+}
+
+/// `topup list`.
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// The data directory.
+    #[arg(long, value_name = "D")]
+    pub datadir: PathBuf,
 }
 
 /// `topup submit`.
@@ -87,9 +100,10 @@ pub async fn propose(json: bool, network: Option<Network>, a: ProposeArgs) -> Re
         }
     }
     let c = client(&a.datadir, network)?;
-    let body = match &a.amount {
-        Some(amount) => json!({ "amount": amount }),
-        None => json!({}),
+    let body = match (&a.amount, &a.withdrawal) {
+        (_, Some(w)) => json!({ "withdrawal_id": w }),
+        (Some(amount), None) => json!({ "amount": amount }),
+        (None, None) => json!({}),
     };
     let r = c
         .call(Method::POST, "/v1/topups", Some(&body))
@@ -123,6 +137,17 @@ pub async fn propose(json: bool, network: Option<Network>, a: ProposeArgs) -> Re
         let mut v = v;
         v["written"] = json!(written);
         print_json(&v);
+    } else if v["purpose"] == "cold_withdrawal" {
+        println!(
+            "proposal {} pays withdrawal {} ({} MONA) from cold coins (unsigned txid {}); sign it on the cold signer",
+            text(&v["id"]),
+            text(&v["withdrawal_id"]),
+            text(&v["amount"]),
+            text(&v["unsigned_txid"])
+        );
+        for w in written {
+            println!("  written: {w}");
+        }
     } else {
         println!(
             "top-up {} for {} MONA proposed (unsigned txid {})",
@@ -188,6 +213,33 @@ pub async fn submit(json: bool, network: Option<Network>, a: SubmitArgs) -> Resu
             "top-up {} submitted as payout {}",
             text(&v["id"]),
             text(&v["txid"])
+        );
+    }
+    Ok(())
+}
+
+/// Runs `topup list`: every proposal (`GET /v1/topups`), oldest first.
+pub async fn list(json: bool, network: Option<Network>, a: ListArgs) -> Result<(), CliError> {
+    let c = client(&a.datadir, network)?;
+    let r = c.call(Method::GET, "/v1/topups", None).await?.ok()?;
+    let v = r.json();
+    if json {
+        print_json(&v);
+        return Ok(());
+    }
+    let list = v["proposals"].as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        println!("no proposals");
+    }
+    for p in list {
+        println!(
+            "{}  {:<15} {:<9} {:>14} MONA  withdrawal {}  {}",
+            text(&p["id"]),
+            text(&p["purpose"]),
+            text(&p["state"]),
+            text(&p["amount"]),
+            text(&p["withdrawal_id"]),
+            text(&p["close_note"])
         );
     }
     Ok(())

@@ -101,6 +101,9 @@ pub struct EngineConfig {
     pub auto_sweep: bool,
     /// Propose a top-up automatically below `hot_low`.
     pub auto_topup: bool,
+    /// Propose a cold-signed PSBT automatically for the oldest withdrawal above `max_payout`
+    /// (when no proposal is open).
+    pub auto_cold_withdrawal: bool,
     /// How often the node's tip is polled.
     pub poll_interval: Duration,
     /// How often our broadcast payouts are looked for in the mempool.
@@ -138,6 +141,7 @@ impl EngineConfig {
             float: FloatPolicy::default(),
             auto_sweep: true,
             auto_topup: true,
+            auto_cold_withdrawal: true,
             poll_interval: Duration::from_secs(2),
             mempool_interval: Duration::from_secs(30),
             fetch_concurrency: 16,

@@ -15,8 +15,8 @@ use bitcoin::psbt::Psbt;
 use bitcoin::{Amount as BtcAmount, OutPoint, Transaction, TxOut, Txid};
 use mona::{Address, Amount, FeeRate};
 use mona_ledger::{
-    backoff_ms, BlockError, BlockRef, Coin as LedgerCoin, Effect, Intake, Keychain, Ledger,
-    NewCoin, PayoutCommit, PayoutKind, PayoutState, SendOutcome, StoreError, TopUpClose,
+    backoff_ms, BlockError, BlockRef, Coin as LedgerCoin, CommitError, Effect, FloatError, Intake,
+    Keychain, Ledger, NewCoin, PayoutCommit, PayoutKind, PayoutState, SendOutcome, StoreError,
     TopUpProposal, TopUpState, Withdrawal,
 };
 use mona_node::{BroadcastOutcome, NodeClient, RpcError};
@@ -162,6 +162,9 @@ struct Runtime {
     daily: VecDeque<(Instant, u64)>,
     /// Effects left over from a failed step, performed on the next tick.
     deferred: Vec<Effect>,
+    /// The last automatic cold-withdrawal proposal that could not be built: (withdrawal id,
+    /// tip height); retried once the tip moves.
+    cold_failed: Option<(String, u32)>,
     status: EngineStatus,
 }
 
@@ -477,15 +480,22 @@ impl EngineHandle {
     }
 
     /// For a withdrawal above `max_payout` (it waits, see [`EngineStatus::awaiting_cold`]):
-    /// an unsigned PSBT paying it from cold coins, with full previous transactions and BIP32
-    /// derivations, for the cold signer. Not stored and not committable yet (see the crate
-    /// docs): the withdrawal stays `requested`.
-    pub async fn propose_cold_withdrawal(&self, id: &str) -> Result<Vec<u8>, EngineError> {
-        Ok(self.core.propose_cold_withdrawal(id).await?.serialize())
+    /// the open proposal paying it from cold coins (an unsigned PSBT with full previous
+    /// transactions and BIP32 derivations, change to a cold change address), stored with
+    /// `open_topup` (`Created`), or the one already open for it (`Replay`). `Conflict` while
+    /// another proposal is open (one at a time: both spend cold coins). The engine also
+    /// proposes for the oldest such withdrawal by itself when no proposal is open.
+    pub async fn propose_cold_withdrawal(
+        &self,
+        id: &str,
+    ) -> Result<Intake<TopUpProposal>, EngineError> {
+        self.core.propose_cold_withdrawal(id).await
     }
 
-    /// Accepts the cold-signed PSBT of the open proposal `id` if its unsigned transaction is
-    /// the proposed one; commits it as a top-up payout and broadcasts it.
+    /// Accepts the cold-signed PSBT of the open proposal `id` (a top-up or a cold withdrawal)
+    /// if its unsigned transaction is the proposed one (any other output, amount or input is
+    /// refused and changes nothing); finalizes it, commits it as the proposal's payout and
+    /// closes the proposal in one ledger transaction, then broadcasts it.
     pub async fn submit_topup(&self, id: &str, psbt: &[u8]) -> Result<Txid, EngineError> {
         self.core.submit_topup(id, psbt).await
     }
@@ -1322,6 +1332,11 @@ impl Core {
         let (large, small): (Vec<Withdrawal>, Vec<Withdrawal>) =
             queued.into_iter().partition(|w| w.amount_wat > max_payout);
         lock(&self.rt).status.awaiting_cold = large.iter().map(|w| w.id.clone()).collect();
+        if self.cfg.auto_cold_withdrawal {
+            if let Some(oldest) = large.first() {
+                self.auto_propose_cold(&oldest.id).await;
+            }
+        }
         let mut daily_left = {
             let mut rt = lock(&self.rt);
             let day = Duration::from_secs(24 * 3600);
@@ -1454,9 +1469,7 @@ impl Core {
             rt.first_seen.retain(|t, _| ids.contains(t));
             for p in &live {
                 let seen = *rt.first_seen.entry(p.txid).or_insert(tip);
-                if p.kind != PayoutKind::TopUp
-                    && tip.saturating_sub(seen) >= self.cfg.bump_after_blocks
-                {
+                if !p.kind.spends_cold() && tip.saturating_sub(seen) >= self.cfg.bump_after_blocks {
                     due.push(p.clone());
                 }
             }
@@ -1597,6 +1610,9 @@ impl Core {
                 }
             }
         }
+        if let Err(e) = self.cancel_stale_cold_proposal().await {
+            self.note_error(format!("checking the open cold proposal: {e}"));
+        }
         if self.cfg.auto_topup && fs.below_low {
             let open = self.db(|l| l.open_topup_proposal()).await?;
             if open.is_none() {
@@ -1703,10 +1719,76 @@ impl Core {
         Ok(coins)
     }
 
-    /// An unsigned PSBT paying a withdrawal above `max_payout` from cold coins (change to a
-    /// cold change address), for the cold signer. Not stored: the ledger cannot yet commit a
-    /// cold-signed transaction that pays a withdrawal, so the withdrawal stays `requested`.
-    async fn propose_cold_withdrawal(&self, id: &str) -> Result<Psbt, EngineError> {
+    /// Proposes for the oldest withdrawal above `max_payout` when no proposal is open (like
+    /// the automatic top-up below `hot_low`); a failed build is retried once the tip moves.
+    async fn auto_propose_cold(&self, id: &str) {
+        let tip = lock(&self.rt).status.synced_tip.map_or(0, |t| t.height);
+        if lock(&self.rt).cold_failed == Some((id.to_string(), tip)) {
+            return;
+        }
+        match self.db(|l| l.open_topup_proposal()).await {
+            Ok(None) => {}
+            Ok(Some(_)) => return,
+            Err(e) => {
+                self.note_error(format!("reading the open proposal: {e}"));
+                return;
+            }
+        }
+        match self.propose_cold_withdrawal(id).await {
+            Ok(Intake::Created(p)) => {
+                tracing::info!(proposal = %p.id, withdrawal = id, "cold withdrawal proposed automatically; waiting for the cold signature");
+            }
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(withdrawal = id, error = %e, "automatic cold withdrawal proposal failed");
+                lock(&self.rt).cold_failed = Some((id.to_string(), tip));
+            }
+        }
+    }
+
+    /// Cancels the open proposal of a withdrawal that is no longer `requested` (rejected, or
+    /// paid hot after `max_payout` was raised): it can never be submitted (the ledger refuses
+    /// it) and would block every other proposal, top-ups included.
+    async fn cancel_stale_cold_proposal(&self) -> Res<()> {
+        let Some(open) = self.db(|l| l.open_topup_proposal()).await? else {
+            return Ok(());
+        };
+        let Some(wid) = open.withdrawal_id.clone() else {
+            return Ok(());
+        };
+        let w2 = wid.clone();
+        let state = self.db(move |l| l.withdrawal(&w2)).await?.map(|w| w.state);
+        if state == Some(PayoutState::Requested) {
+            return Ok(());
+        }
+        let reason = match state {
+            Some(s) => format!("withdrawal {wid} is {s}, no longer requested"),
+            None => format!("withdrawal {wid} is unknown"),
+        };
+        let (id, r) = (open.id.clone(), reason.clone());
+        self.db(move |l| l.close_topup(&id, &mona_ledger::TopUpClose::Cancelled { reason: r }))
+            .await?;
+        tracing::warn!(proposal = %open.id, reason = %reason, "stale cold withdrawal proposal cancelled");
+        Ok(())
+    }
+
+    /// Runs a ledger call off the runtime, keeping its typed error.
+    async fn ledger<T: Send + 'static, E: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Ledger) -> Result<T, E> + Send + 'static,
+    ) -> Result<Result<T, E>, EngineError> {
+        let l = Arc::clone(&self.ledger);
+        tokio::task::spawn_blocking(move || f(l.as_ref()))
+            .await
+            .map_err(|e| EngineError::Busy(format!("ledger task failed: {e}")))
+    }
+
+    /// The open proposal paying withdrawal `id` from cold coins: the one already open for it,
+    /// or a new one (built, its derivation indices persisted, stored with `open_topup`).
+    async fn propose_cold_withdrawal(
+        &self,
+        id: &str,
+    ) -> Result<Intake<TopUpProposal>, EngineError> {
         let busy = EngineError::Busy;
         let id2 = id.to_string();
         let w = self
@@ -1718,6 +1800,21 @@ impl Core {
             return Err(EngineError::Conflict(format!(
                 "withdrawal {id:?} is {}, not requested",
                 w.state
+            )));
+        }
+        if w.amount_wat <= self.cfg.float.max_payout_wat {
+            return Err(EngineError::Refused(format!(
+                "withdrawal {id:?} is not above max_payout: the hot wallet pays it"
+            )));
+        }
+        if let Some(open) = self.db(|l| l.open_topup_proposal()).await.map_err(busy)? {
+            if open.withdrawal_id.as_deref() == Some(id) {
+                return Ok(Intake::Replay(open));
+            }
+            return Err(EngineError::Conflict(format!(
+                "proposal {:?} ({}) is already open; submit or cancel it first",
+                open.id,
+                open.purpose()
             )));
         }
         let coins = self.cold_coins_with_prev().await?;
@@ -1742,7 +1839,35 @@ impl Core {
         )
         .map_err(|e| EngineError::Refused(format!("cannot build the cold payout: {e}")))?;
         self.claim_indices(&[(Keychain::ColdInternal, cold_change)])?;
-        Ok(built.psbt)
+        let unsigned_txid = built.psbt.unsigned_tx.compute_txid();
+        let proposal = TopUpProposal {
+            id: format!("topup-{}", &unsigned_txid.to_string()[..16]),
+            withdrawal_id: Some(id.to_string()),
+            psbt: built.psbt.serialize(),
+            unsigned_txid,
+            amount_wat: w.amount_wat,
+            state: TopUpState::Open,
+            close_note: None,
+        };
+        let p2 = proposal.clone();
+        match self.ledger(move |l| l.open_topup(&p2)).await? {
+            Ok(Intake::Created(p)) => {
+                tracing::info!(id = %p.id, withdrawal = id, amount_wat = w.amount_wat, "cold withdrawal proposed");
+                Ok(Intake::Created(p))
+            }
+            Ok(Intake::Replay(p)) => Ok(Intake::Replay(p)),
+            Ok(Intake::Conflict(p)) => Err(EngineError::Conflict(format!(
+                "proposal {:?} exists with another body",
+                p.id
+            ))),
+            Err(
+                e @ (FloatError::TopUpAlreadyOpen(_) | FloatError::WithdrawalNotRequested { .. }),
+            ) => Err(EngineError::Conflict(e.to_string())),
+            Err(e @ (FloatError::Invalid(_) | FloatError::UnknownWithdrawal(_))) => {
+                Err(EngineError::Refused(e.to_string()))
+            }
+            Err(e) => Err(EngineError::Busy(e.to_string())),
+        }
     }
 
     /// Persists the derivation indices a PSBT names (state file, fsync'd) and marks them used,
@@ -1806,6 +1931,7 @@ impl Core {
         let unsigned_txid = built.psbt.unsigned_tx.compute_txid();
         let proposal = TopUpProposal {
             id: format!("topup-{}", &unsigned_txid.to_string()[..16]),
+            withdrawal_id: None,
             psbt: built.psbt.serialize(),
             unsigned_txid,
             amount_wat,
@@ -1880,31 +2006,32 @@ impl Core {
         let out_total: u64 = tx.output.iter().map(|o| o.value.to_sat()).sum();
         let change = self.our_outputs(&tx);
         let commit = PayoutCommit {
-            kind: PayoutKind::TopUp,
-            withdrawal_ids: Vec::new(),
+            kind: proposal.payout_kind(),
+            withdrawal_ids: proposal.withdrawal_id.iter().cloned().collect(),
             txid: tx.compute_txid(),
             raw_tx: bitcoin::consensus::serialize(&tx),
             inputs,
             change: change.clone(),
             fee_wat: in_total.saturating_sub(out_total),
         };
-        let c2 = commit.clone();
-        let effects = match self.db(move |l| l.commit_payout(&c2)).await {
+        let (c2, id2) = (commit.clone(), id.to_string());
+        // Commit and close in ONE ledger transaction: no crash leaves an open proposal whose
+        // payout is committed.
+        let effects = match self.ledger(move |l| l.submit_proposal(&id2, &c2)).await? {
             Ok(e) => e,
-            Err(e) if e.starts_with("payouts are frozen") => return Err(EngineError::Frozen(e)),
-            Err(e) => return Err(EngineError::Refused(e)),
+            Err(CommitError::Frozen { reason }) => return Err(EngineError::Frozen(reason)),
+            Err(e @ CommitError::Store(_)) => return Err(EngineError::Busy(e.to_string())),
+            Err(
+                e @ (CommitError::ProposalNotOpen { .. }
+                | CommitError::WithdrawalNotPayable { .. }
+                | CommitError::CoinReserved { .. }
+                | CommitError::AlreadyCommitted(_)),
+            ) => return Err(EngineError::Conflict(e.to_string())),
+            Err(e) => return Err(EngineError::Refused(e.to_string())),
         };
         self.note_committed(&change);
         let txid = commit.txid;
-        let id3 = id.to_string();
-        if let Err(e) = self
-            .db(move |l| l.close_topup(&id3, &TopUpClose::Submitted { txid }))
-            .await
-        {
-            // The payout is committed (the money moves); the proposal stays open on record.
-            self.note_error(format!("closing top-up {id}: {e}"));
-        }
-        tracing::info!(%txid, id, "top-up committed");
+        tracing::info!(%txid, id, purpose = proposal.purpose(), "cold-signed proposal committed");
         self.perform(effects).await;
         Ok(txid)
     }

@@ -25,7 +25,10 @@
 //! status:  engine.status(), engine.float_status().await?, engine.freeze_info(),
 //!          engine.freeze_events() (watch), engine.metrics(), engine.payouts_by_state().await?
 //! top-up:  engine.propose_topup(amount).await? -> TopUpProposal (psbt bytes for the outbox)
-//!          engine.submit_topup(&id, &signed_psbt_bytes).await? -> Txid
+//!          engine.submit_topup(&id, &signed_psbt_bytes).await? -> Txid   (any proposal)
+//! large:   withdrawals above max_payout wait; the engine proposes a cold-signed PSBT for the
+//!          oldest by itself; engine.propose_cold_withdrawal(&id).await? -> Intake<TopUpProposal>
+//!          (Replay if already open for it); submit it like a top-up (commit + close atomic)
 //! stop:    engine.shutdown().await   (committed payouts are re-sent by the next start)
 //! ```
 //!

@@ -1,4 +1,5 @@
-//! Theft freezes within one block; sweeps above the cap; top-up proposal shape and submission.
+//! Theft freezes within one block; sweeps above the cap; top-up proposal shape and submission;
+//! a withdrawal above `max_payout` paid by a cold-signed PSBT.
 
 mod common;
 
@@ -262,5 +263,112 @@ async fn ledger_balance_above_the_scanned_chain_freezes_on_the_next_block() {
         .reason
         .unwrap()
         .contains("below the ledger"));
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn large_withdrawal_is_paid_by_a_cold_signed_psbt() {
+    let rig = Rig::new().await;
+    let cold_op = rig.fund_cold(0, 6_000 * MONA);
+    rig.fund_hot(0, 50 * MONA);
+    rig.sim.mine(1);
+    let engine = rig.engine(test_config(rig.dir.path())).await;
+    rig.withdraw("big", 2, 5_000 * MONA);
+    engine.wake();
+    wait_for("the automatic cold proposal", || {
+        rig.ledger
+            .open_topup_proposal()
+            .unwrap()
+            .is_some_and(|p| p.withdrawal_id.as_deref() == Some("big"))
+    })
+    .await;
+    let p = rig.ledger.open_topup_proposal().unwrap().unwrap();
+    // One open proposal at a time, whatever its purpose.
+    assert!(matches!(
+        engine
+            .propose_topup(Some(mona::Amount::from_wat_const(MONA)))
+            .await,
+        Err(mona_engine::EngineError::Conflict(_))
+    ));
+    let psbt = Psbt::deserialize(&p.psbt).unwrap();
+    let prev = psbt.inputs[0].non_witness_utxo.clone().unwrap();
+    assert_eq!(psbt.unsigned_tx.input[0].previous_output, cold_op);
+    let cold_keys = HotKeys::from_account(&cold_account());
+    let prev_out = &prev.output[cold_op.vout as usize];
+    let signed_tx = cold_keys
+        .sign(
+            &psbt,
+            &[coin(
+                cold_op,
+                prev_out.value.to_sat(),
+                prev_out.script_pubkey.clone(),
+                WK::External,
+                0,
+            )],
+        )
+        .unwrap();
+    let mut signed = psbt.clone();
+    signed.inputs[0].final_script_witness = Some(signed_tx.input[0].witness.clone());
+    // Altered amount: refused, nothing changes.
+    let mut altered = signed.clone();
+    for o in &mut altered.unsigned_tx.output {
+        if o.script_pubkey == customer(2).script_pubkey {
+            o.value = BtcAmount::from_sat(o.value.to_sat() + 1);
+        }
+    }
+    assert!(matches!(
+        engine.submit_topup(&p.id, &altered.serialize()).await,
+        Err(mona_engine::EngineError::Refused(_))
+    ));
+    assert_eq!(state_of(&rig.ledger, "big"), PayoutState::Requested);
+    let txid = engine
+        .submit_topup(&p.id, &signed.serialize())
+        .await
+        .unwrap();
+    assert_eq!(txid, signed_tx.compute_txid());
+    assert!(rig.ledger.open_topup_proposal().unwrap().is_none());
+    rig.sim.mine(1);
+    wait_for("the cold withdrawal confirmed", || {
+        state_of(&rig.ledger, "big") == PayoutState::Confirmed
+    })
+    .await;
+    assert!(!engine.is_frozen(), "our own cold payout froze the system");
+    let view = chain_view(&rig.blocks().await);
+    assert_eq!(view.paid_to[&customer(2).script_pubkey], vec![5_000 * MONA]);
+    assert_eq!(view.hot_balance, 50 * MONA, "the hot wallet paid nothing");
+    let p = rig.ledger.payout(&txid).unwrap().unwrap();
+    assert_eq!(p.kind, mona_ledger::PayoutKind::ColdWithdrawal);
+    engine.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stale_cold_proposal_is_cancelled() {
+    let rig = Rig::new().await;
+    rig.fund_cold(0, 6_000 * MONA);
+    rig.sim.mine(1);
+    let engine = rig.engine(test_config(rig.dir.path())).await;
+    rig.withdraw("big", 2, 5_000 * MONA);
+    engine.wake();
+    wait_for("the automatic cold proposal", || {
+        rig.ledger.open_topup_proposal().unwrap().is_some()
+    })
+    .await;
+    let p = rig.ledger.open_topup_proposal().unwrap().unwrap();
+    rig.ledger
+        .reject_withdrawal("big", "withdrawn by the customer")
+        .unwrap();
+    rig.sim.mine(1);
+    wait_for("the stale proposal cancelled", || {
+        rig.ledger.open_topup_proposal().unwrap().is_none()
+    })
+    .await;
+    let t = rig.ledger.topup(&p.id).unwrap().unwrap();
+    assert_eq!(t.state, mona_ledger::TopUpState::Cancelled);
+    assert!(t.close_note.unwrap().contains("rejected"));
+    // The float can be topped up again.
+    engine
+        .propose_topup(Some(mona::Amount::from_wat_const(MONA)))
+        .await
+        .unwrap();
     engine.shutdown().await;
 }

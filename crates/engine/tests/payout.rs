@@ -32,10 +32,27 @@ async fn withdrawal_paid_once_and_confirms() {
     })
     .await;
     assert_eq!(engine.status().awaiting_cold, vec!["big".to_string()]);
-    // The cold path: a PSBT paying it from cold coins, with everything the cold signer needs.
-    let psbt =
-        bitcoin::psbt::Psbt::deserialize(&engine.propose_cold_withdrawal("big").await.unwrap())
-            .unwrap();
+    // The cold path: the engine proposed by itself a PSBT paying it from cold coins, with
+    // everything the cold signer needs; asking again returns the same open proposal.
+    wait_for("the automatic cold proposal", || {
+        rig.ledger
+            .open_topup_proposal()
+            .unwrap()
+            .is_some_and(|p| p.withdrawal_id.as_deref() == Some("big"))
+    })
+    .await;
+    let open = rig.ledger.open_topup_proposal().unwrap().unwrap();
+    let proposal = match engine.propose_cold_withdrawal("big").await.unwrap() {
+        mona_ledger::Intake::Replay(p) => p,
+        other => panic!("expected the open proposal again: {other:?}"),
+    };
+    assert_eq!(proposal, open);
+    assert_eq!(proposal.amount_wat, 5_000 * MONA);
+    assert!(matches!(
+        engine.propose_cold_withdrawal("w1").await,
+        Err(mona_engine::EngineError::Conflict(_))
+    ));
+    let psbt = bitcoin::psbt::Psbt::deserialize(&proposal.psbt).unwrap();
     assert!(psbt
         .unsigned_tx
         .output

@@ -67,6 +67,23 @@ pub const CHECKS: &[Check] = &[
         concurrent_voucher_redemptions,
     ),
     ("concurrent_reservations", concurrent_reservations),
+    (
+        "cold_withdrawal_commit_happy_path",
+        cold_withdrawal_commit_happy_path,
+    ),
+    (
+        "cold_withdrawal_refusals_change_nothing",
+        cold_withdrawal_refusals_change_nothing,
+    ),
+    (
+        "proposal_submission_is_atomic",
+        proposal_submission_is_atomic,
+    ),
+    ("proposal_submission_replay", proposal_submission_replay),
+    (
+        "one_open_proposal_across_purposes",
+        one_open_proposal_across_purposes,
+    ),
 ];
 
 /// Runs every check, each on a fresh store from `make`, then verifies its audit chain.
@@ -250,6 +267,36 @@ pub fn payout_commit(
         inputs: ops,
         change,
         fee_wat: in_total.saturating_sub(out_total),
+    }
+}
+
+/// A consistent cold-withdrawal [`PayoutCommit`]: like [`payout_commit`] from (cold) coins of
+/// `inputs`, its change (if any) declared on the cold change chain.
+pub fn cold_withdrawal_commit(
+    inputs: &[(OutPoint, u64)],
+    withdrawals: &[(&str, u32, u64)],
+    change_wat: u64,
+    change_n: u32,
+) -> PayoutCommit {
+    let mut c = payout_commit(inputs, withdrawals, change_wat, change_n);
+    c.kind = PayoutKind::ColdWithdrawal;
+    for ch in &mut c.change {
+        ch.keychain = Keychain::ColdInternal;
+    }
+    c
+}
+
+/// An open proposal `id` for the (unsigned: no witness) transaction of `c`, paying
+/// `withdrawal_id` (a cold withdrawal) or topping up (`None`).
+pub fn proposal_for(id: &str, c: &PayoutCommit, withdrawal_id: Option<&str>) -> TopUpProposal {
+    TopUpProposal {
+        id: id.to_owned(),
+        withdrawal_id: withdrawal_id.map(str::to_owned),
+        psbt: c.raw_tx.clone(),
+        unsigned_txid: c.txid,
+        amount_wat: 1_000,
+        state: TopUpState::Open,
+        close_note: None,
     }
 }
 
@@ -445,6 +492,7 @@ pub fn bad_input_changes_nothing(l: &dyn Ledger) {
     ));
     let bad_topup = TopUpProposal {
         id: "t".into(),
+        withdrawal_id: None,
         psbt: vec![],
         unsigned_txid: fake_txid(),
         amount_wat: 1,
@@ -1087,6 +1135,7 @@ pub fn freeze_topups_and_notes(l: &dyn Ledger) {
     assert_eq!(kinds, ["freeze", "freeze", "unfreeze"]);
     let t = TopUpProposal {
         id: "t1".into(),
+        withdrawal_id: None,
         psbt: vec![0x70, 0x73, 0x62, 0x74, 0xff],
         unsigned_txid: fake_txid(),
         amount_wat: 1_000_000,
@@ -1100,6 +1149,7 @@ pub fn freeze_topups_and_notes(l: &dyn Ledger) {
     assert!(matches!(l.open_topup(&t).expect("open"), Intake::Replay(_)));
     let t2 = TopUpProposal {
         id: "t2".into(),
+        withdrawal_id: None,
         ..t.clone()
     };
     assert!(matches!(l.open_topup(&t2), Err(FloatError::TopUpAlreadyOpen(id)) if id == "t1"));
@@ -1333,6 +1383,424 @@ pub fn concurrent_reservations(l: &dyn Ledger) {
         .cloned()
         .collect();
     assert_eq!(signed.len(), 1);
+}
+
+/// A cold withdrawal: proposed for a `requested` withdrawal, submitted (commit + close in one
+/// call) from cold coins, change to cold; then it follows the normal machine and its spend of
+/// cold coins is our own (no freeze).
+pub fn cold_withdrawal_commit_happy_path(l: &dyn Ledger) {
+    fund(l, &[100_000]);
+    let cold = fund_with(l, &[5_000_000], Keychain::ColdExternal, false);
+    l.request_withdrawal(&wreq("big", 1, 3_000_000))
+        .expect("big");
+    let c = cold_withdrawal_commit(
+        &[(cold[0], 5_000_000)],
+        &[("big", 1, 3_000_000)],
+        1_990_000,
+        7,
+    );
+    let opened = l
+        .open_topup(&proposal_for("cw1", &c, Some("big")))
+        .expect("open");
+    assert!(matches!(opened, Intake::Created(ref t) if t.withdrawal_id.as_deref() == Some("big")));
+    assert_eq!(
+        state_of(l, "big"),
+        PayoutState::Requested,
+        "a proposal moves no money"
+    );
+    let effects = l.submit_proposal("cw1", &c).expect("submit");
+    assert!(
+        matches!(effects.as_slice(), [Effect::Broadcast { txid, attempt: 0, .. }] if *txid == c.txid),
+        "{effects:?}"
+    );
+    let w = l.withdrawal("big").expect("r").expect("w");
+    assert_eq!((w.state, w.txid), (PayoutState::Signed, Some(c.txid)));
+    let p = l.payout(&c.txid).expect("r").expect("payout");
+    assert_eq!(p.kind, PayoutKind::ColdWithdrawal);
+    assert_eq!(p.withdrawal_ids, vec!["big".to_string()]);
+    let t = l.topup("cw1").expect("r").expect("proposal");
+    assert_eq!(t.state, TopUpState::Submitted);
+    assert_eq!(t.close_note, Some(c.txid.to_string()));
+    assert!(l.open_topup_proposal().expect("r").is_none());
+    assert_eq!(
+        l.coin(&cold[0]).expect("r").expect("coin").reserved_by,
+        Some(c.txid)
+    );
+    let change = l.coin(&c.change[0].outpoint).expect("r").expect("change");
+    assert_eq!(change.keychain, Keychain::ColdInternal);
+    let b = l.balances().expect("b");
+    assert_eq!(b.in_flight_wat, 3_000_000);
+    assert_eq!(b.hot_confirmed_wat, 100_000, "hot untouched");
+    assert_eq!(b.hot_reserved_wat, 0);
+    // Confirmed: the spend of a cold coin by our own payout freezes nothing.
+    l.record_send_attempt(&c.txid, &SendOutcome::Accepted)
+        .expect("send");
+    let mut u = next_block(l, 0);
+    u.txids = vec![c.txid];
+    u.spends = vec![(cold[0], c.txid)];
+    u.new_coins = c.change.clone();
+    let eff = l.block_connected(&u).expect("block");
+    assert!(
+        !eff.iter().any(|e| matches!(e, Effect::FreezeSystem { .. })),
+        "{eff:?}"
+    );
+    assert!(!l.freeze_state().expect("f").frozen);
+    assert_eq!(state_of(l, "big"), PayoutState::Confirmed);
+    for _ in 0..2 {
+        l.block_connected(&next_block(l, 0)).expect("block");
+    }
+    assert_eq!(state_of(l, "big"), PayoutState::Final);
+    let b = l.balances().expect("b");
+    assert_eq!(b.cold_confirmed_wat, 1_990_000);
+    assert_eq!(b.in_flight_wat, 0);
+    let kinds: Vec<String> = l
+        .audit_entries(0, usize::MAX >> 1)
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    for k in ["topup.opened", "payout.signed", "topup.closed"] {
+        assert!(kinds.iter().any(|x| x == k), "audit row {k} missing");
+    }
+}
+
+/// Every refused cold-withdrawal submission leaves the proposal open and changes nothing
+/// observable; the rules hold for `commit_payout` too.
+pub fn cold_withdrawal_refusals_change_nothing(l: &dyn Ledger) {
+    let hot = fund(l, &[5_000_000]);
+    let cold = fund_with(l, &[5_000_000, 4_000_000], Keychain::ColdExternal, false);
+    l.request_withdrawal(&wreq("big", 1, 3_000_000))
+        .expect("big");
+    l.request_withdrawal(&wreq("gone", 2, 3_000_000))
+        .expect("gone");
+    let good = cold_withdrawal_commit(
+        &[(cold[0], 5_000_000)],
+        &[("big", 1, 3_000_000)],
+        1_990_000,
+        7,
+    );
+    let mut to_hot = good.clone();
+    to_hot.change[0].keychain = Keychain::HotInternal;
+    let mut extra_tx: Transaction = bitcoin::consensus::deserialize(&good.raw_tx).expect("tx");
+    extra_tx.output.push(TxOut {
+        value: Amount::from_sat(5_000),
+        script_pubkey: script(99),
+    });
+    let extra = PayoutCommit {
+        txid: extra_tx.compute_txid(),
+        raw_tx: bitcoin::consensus::serialize(&extra_tx),
+        fee_wat: good.fee_wat - 5_000,
+        change: vec![NewCoin {
+            outpoint: OutPoint {
+                txid: extra_tx.compute_txid(),
+                vout: 1,
+            },
+            ..good.change[0].clone()
+        }],
+        ..good.clone()
+    };
+    let mut as_topup = good.clone();
+    as_topup.kind = PayoutKind::TopUp;
+    as_topup.withdrawal_ids.clear();
+    type Case = (
+        &'static str,
+        Option<&'static str>,
+        PayoutCommit,
+        Option<PayoutCommit>,
+        fn(&CommitError) -> bool,
+    );
+    let cases: Vec<Case> = vec![
+        (
+            "hot input refused",
+            Some("big"),
+            cold_withdrawal_commit(
+                &[(hot[0], 5_000_000)],
+                &[("big", 1, 3_000_000)],
+                1_990_000,
+                7,
+            ),
+            None,
+            |e| matches!(e, CommitError::CoinUnavailable { .. }),
+        ),
+        (
+            "withdrawal not requested refused",
+            Some("gone"),
+            cold_withdrawal_commit(
+                &[(cold[1], 4_000_000)],
+                &[("gone", 2, 3_000_000)],
+                990_000,
+                8,
+            ),
+            None,
+            |e| matches!(e, CommitError::WithdrawalNotPayable { .. }),
+        ),
+        (
+            "output not paying the withdrawal refused",
+            Some("big"),
+            cold_withdrawal_commit(
+                &[(cold[0], 5_000_000)],
+                &[("big", 1, 2_999_999)],
+                1_990_000,
+                7,
+            ),
+            None,
+            |e| matches!(e, CommitError::WithdrawalNotPaid(_)),
+        ),
+        (
+            "output paying a stranger refused",
+            Some("big"),
+            extra.clone(),
+            None,
+            |e| matches!(e, CommitError::UnaccountedOutput(2)),
+        ),
+        (
+            "change to a hot address refused",
+            Some("big"),
+            to_hot.clone(),
+            None,
+            |e| matches!(e, CommitError::HotOutputInColdPayout(1)),
+        ),
+        (
+            "not the proposed transaction refused",
+            Some("big"),
+            good.clone(),
+            Some(extra.clone()),
+            |e| matches!(e, CommitError::ProposalMismatch { .. }),
+        ),
+        (
+            "a top-up commit for a withdrawal proposal refused",
+            Some("big"),
+            as_topup.clone(),
+            None,
+            |e| matches!(e, CommitError::ProposalMismatch { .. }),
+        ),
+        (
+            "a cold withdrawal commit for a top-up proposal refused",
+            None,
+            good.clone(),
+            None,
+            |e| matches!(e, CommitError::ProposalMismatch { .. }),
+        ),
+    ];
+    for (i, (name, wid, commit, proposed, want)) in cases.into_iter().enumerate() {
+        let id = format!("p{i}");
+        let proposed = proposed.unwrap_or_else(|| commit.clone());
+        l.open_topup(&proposal_for(&id, &proposed, wid))
+            .unwrap_or_else(|e| panic!("case {name}: open: {e}"));
+        if wid == Some("gone") {
+            l.reject_withdrawal("gone", "withdrawn by the customer")
+                .expect("reject");
+        }
+        let before = snapshot(l);
+        match l.submit_proposal(&id, &commit) {
+            Err(e) => assert!(want(&e), "case {name}: wrong refusal {e:?}"),
+            Ok(eff) => panic!("case {name}: accepted: {eff:?}"),
+        }
+        assert_eq!(
+            snapshot(l),
+            before,
+            "case {name}: a refusal changed something"
+        );
+        assert_eq!(
+            l.topup(&id).expect("r").map(|t| t.state),
+            Some(TopUpState::Open),
+            "case {name}: the proposal stays open"
+        );
+        assert!(l.payout(&commit.txid).expect("r").is_none(), "case {name}");
+        l.close_topup(
+            &id,
+            &TopUpClose::Cancelled {
+                reason: "test".into(),
+            },
+        )
+        .expect("cancel");
+    }
+    // The same rules hold when committing directly.
+    for (name, c) in [
+        (
+            "hot input",
+            cold_withdrawal_commit(
+                &[(hot[0], 5_000_000)],
+                &[("big", 1, 3_000_000)],
+                1_990_000,
+                7,
+            ),
+        ),
+        ("change to hot", to_hot),
+        ("extra output", extra),
+    ] {
+        let before = snapshot(l);
+        assert!(l.commit_payout(&c).is_err(), "{name} committed");
+        assert_eq!(snapshot(l), before, "{name}");
+    }
+    let mut no_ids = good.clone();
+    no_ids.withdrawal_ids.clear();
+    assert!(matches!(
+        l.commit_payout(&no_ids),
+        Err(CommitError::KindMismatch("cold_withdrawal"))
+    ));
+    assert_eq!(state_of(l, "big"), PayoutState::Requested);
+}
+
+/// Commit and close are one transaction: a refused commit (here: frozen) leaves the proposal
+/// open and nothing committed; the accepted one leaves no open proposal behind, for top-ups too.
+pub fn proposal_submission_is_atomic(l: &dyn Ledger) {
+    let cold = fund_with(l, &[5_000_000, 6_000_000], Keychain::ColdExternal, false);
+    l.request_withdrawal(&wreq("big", 1, 3_000_000))
+        .expect("big");
+    let c = cold_withdrawal_commit(
+        &[(cold[0], 5_000_000)],
+        &[("big", 1, 3_000_000)],
+        1_990_000,
+        7,
+    );
+    l.open_topup(&proposal_for("cw", &c, Some("big")))
+        .expect("open");
+    l.freeze("investigating").expect("freeze");
+    let before = snapshot(l);
+    assert!(matches!(
+        l.submit_proposal("cw", &c),
+        Err(CommitError::Frozen { .. })
+    ));
+    assert_eq!(snapshot(l), before);
+    assert_eq!(
+        l.open_topup_proposal().expect("r").map(|t| t.id),
+        Some("cw".into())
+    );
+    l.unfreeze("clear").expect("unfreeze");
+    l.submit_proposal("cw", &c).expect("submit");
+    assert!(l.open_topup_proposal().expect("r").is_none());
+    assert!(l.payout(&c.txid).expect("r").is_some());
+    // A top-up: one hot output (ours), change to cold.
+    let mut t = payout_commit(&[(cold[1], 6_000_000)], &[], 5_990_000, 11);
+    t.kind = PayoutKind::TopUp;
+    l.open_topup(&proposal_for("tu", &t, None)).expect("open");
+    l.submit_proposal("tu", &t).expect("top-up submit");
+    let p = l.payout(&t.txid).expect("r").expect("payout");
+    assert_eq!(p.kind, PayoutKind::TopUp);
+    assert_eq!(
+        l.topup("tu").expect("r").map(|t| t.state),
+        Some(TopUpState::Submitted)
+    );
+    let b = l.balances().expect("b");
+    assert_eq!(b.hot_unconfirmed_wat, 5_990_000);
+}
+
+/// Submitting the same transaction again is a replay (nothing new); another transaction, a
+/// cancelled or an unknown proposal is refused.
+pub fn proposal_submission_replay(l: &dyn Ledger) {
+    let cold = fund_with(l, &[5_000_000], Keychain::ColdExternal, false);
+    l.request_withdrawal(&wreq("big", 1, 3_000_000))
+        .expect("big");
+    let c = cold_withdrawal_commit(
+        &[(cold[0], 5_000_000)],
+        &[("big", 1, 3_000_000)],
+        1_990_000,
+        7,
+    );
+    l.open_topup(&proposal_for("cw", &c, Some("big")))
+        .expect("open");
+    assert!(!l.submit_proposal("cw", &c).expect("submit").is_empty());
+    let payouts = l.payouts_in_states(&PayoutState::ALL).expect("p");
+    let h = head(l).seq;
+    assert_eq!(l.submit_proposal("cw", &c).expect("replay"), vec![]);
+    assert_eq!(l.payouts_in_states(&PayoutState::ALL).expect("p"), payouts);
+    let rows = l.audit_entries(h + 1, 10).expect("audit");
+    assert_eq!(
+        rows.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(),
+        ["topup.replay"]
+    );
+    let other = cold_withdrawal_commit(
+        &[(cold[0], 5_000_000)],
+        &[("big", 1, 3_000_000)],
+        1_980_000,
+        7,
+    );
+    assert!(matches!(
+        l.submit_proposal("cw", &other),
+        Err(CommitError::ProposalNotOpen {
+            state: "submitted",
+            ..
+        })
+    ));
+    assert!(matches!(
+        l.submit_proposal("nope", &c),
+        Err(CommitError::UnknownProposal(_))
+    ));
+    assert!(matches!(
+        l.submit_proposal("bad id!", &c),
+        Err(CommitError::Invalid(_))
+    ));
+    assert_eq!(l.payouts_in_states(&PayoutState::ALL).expect("p"), payouts);
+}
+
+/// One open proposal at a time across both purposes; a withdrawal proposal names a requested
+/// withdrawal; replay/conflict compare the purpose too; proposals are listed oldest first.
+pub fn one_open_proposal_across_purposes(l: &dyn Ledger) {
+    let cold = fund_with(l, &[5_000_000], Keychain::ColdExternal, false);
+    l.request_withdrawal(&wreq("big", 1, 3_000_000))
+        .expect("big");
+    let c = cold_withdrawal_commit(
+        &[(cold[0], 5_000_000)],
+        &[("big", 1, 3_000_000)],
+        1_990_000,
+        7,
+    );
+    let top = proposal_for("top", &c, None);
+    l.open_topup(&top).expect("open top-up");
+    assert!(matches!(
+        l.open_topup(&proposal_for("cw", &c, Some("big"))),
+        Err(FloatError::TopUpAlreadyOpen(id)) if id == "top"
+    ));
+    assert!(matches!(
+        l.open_topup(&proposal_for("top", &c, Some("big"))).expect("same id"),
+        Intake::Conflict(t) if t.withdrawal_id.is_none()
+    ));
+    l.close_topup("top", &TopUpClose::Cancelled { reason: "x".into() })
+        .expect("cancel");
+    assert!(matches!(
+        l.open_topup(&proposal_for("cw", &c, Some("nobody"))),
+        Err(FloatError::UnknownWithdrawal(_))
+    ));
+    l.request_withdrawal(&wreq("rej", 2, 3_000_000))
+        .expect("rej");
+    l.reject_withdrawal("rej", "policy").expect("reject");
+    assert!(matches!(
+        l.open_topup(&proposal_for("cw", &c, Some("rej"))),
+        Err(FloatError::WithdrawalNotRequested { .. })
+    ));
+    assert!(matches!(
+        l.open_topup(&proposal_for("cw", &c, Some("bad id!"))),
+        Err(FloatError::Invalid(_))
+    ));
+    let cw = proposal_for("cw", &c, Some("big"));
+    assert!(matches!(
+        l.open_topup(&cw).expect("open"),
+        Intake::Created(_)
+    ));
+    assert!(matches!(
+        l.open_topup(&cw).expect("again"),
+        Intake::Replay(_)
+    ));
+    let list = l.topup_proposals(10).expect("list");
+    let got: Vec<(&str, Option<&str>, TopUpState)> = list
+        .iter()
+        .map(|t| (t.id.as_str(), t.withdrawal_id.as_deref(), t.state))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("top", None, TopUpState::Cancelled),
+            ("cw", Some("big"), TopUpState::Open)
+        ]
+    );
+    assert_eq!(l.topup_proposals(1).expect("list").len(), 1);
+    assert_eq!(
+        l.open_topup_proposal()
+            .expect("r")
+            .and_then(|t| t.withdrawal_id),
+        Some("big".into())
+    );
 }
 
 // ---------------------------------------------------------------------------------------

@@ -34,7 +34,11 @@
 //!            down to the fork point first (compare block_hash_at(h) with the node's).
 //! fee bump:  build a replacement spending >= 1 same input, paying the same withdrawals,
 //!            replace_payout(&old_txid, &commit)? -> [Broadcast new].
-//! float:     freeze/unfreeze, balances(), open_topup/close_topup, append_audit, verify_audit.
+//! float:     freeze/unfreeze, balances(), append_audit, verify_audit.
+//! proposals: open_topup(proposal{withdrawal_id: None | Some(id)}) (one open at a time: top-ups
+//!            and cold withdrawals both spend cold coins) -> the cold signer signs ->
+//!            submit_proposal(id, &PayoutCommit{kind: TopUp | ColdWithdrawal, ..})? commits the
+//!            payout AND closes the proposal in one transaction -> [Broadcast].
 //! ```
 //! A store method returning `Err` changed nothing; `StoreError` means retrying is safe.
 

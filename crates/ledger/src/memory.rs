@@ -44,6 +44,8 @@ struct State {
     frozen: bool,
     freeze_reason: Option<String>,
     topups: BTreeMap<String, TopUpProposal>,
+    /// Proposal ids in creation order.
+    topup_order: Vec<String>,
     audit: Vec<AuditEntry>,
     head: Option<AuditHead>,
 }
@@ -906,10 +908,7 @@ impl Ledger for MemoryLedger {
         validate_topup(p)?;
         self.tx(|s| {
             if let Some(old) = s.topups.get(&p.id).cloned() {
-                let same = old.psbt == p.psbt
-                    && old.unsigned_txid == p.unsigned_txid
-                    && old.amount_wat == p.amount_wat;
-                return Ok(if same {
+                return Ok(if same_proposal(&old, p) {
                     Intake::Replay(old)
                 } else {
                     Intake::Conflict(old)
@@ -918,16 +917,27 @@ impl Ledger for MemoryLedger {
             if let Some(open) = s.topups.values().find(|t| t.state == TopUpState::Open) {
                 return Err(FloatError::TopUpAlreadyOpen(open.id.clone()));
             }
+            if let Some(wid) = &p.withdrawal_id {
+                let w = s
+                    .withdrawals
+                    .get(wid)
+                    .map(|w| s.view(w))
+                    .ok_or_else(|| FloatError::UnknownWithdrawal(wid.clone()))?;
+                if w.state != PayoutState::Requested {
+                    return Err(FloatError::WithdrawalNotRequested {
+                        id: wid.clone(),
+                        state: w.state,
+                    });
+                }
+            }
             let rec = TopUpProposal {
                 state: TopUpState::Open,
                 close_note: None,
                 ..p.clone()
             };
             s.topups.insert(p.id.clone(), rec.clone());
-            let d = detail(&[
-                ("unsigned_txid", &p.unsigned_txid),
-                ("amount_wat", &p.amount_wat),
-            ]);
+            s.topup_order.push(p.id.clone());
+            let d = proposal_detail(p);
             s.audit("topup.opened", &p.id, &d);
             Ok(Intake::Created(rec))
         })
@@ -956,12 +966,7 @@ impl Ledger for MemoryLedger {
                         .payouts
                         .get(txid)
                         .ok_or(FloatError::UnknownPayout(*txid))?;
-                    if p.kind != PayoutKind::TopUp {
-                        return Err(FloatError::NotATopUp {
-                            txid: *txid,
-                            kind: p.kind.as_str(),
-                        });
-                    }
+                    check_close_kind(&t, p)?;
                     (TopUpState::Submitted, txid.to_string())
                 }
                 TopUpClose::Cancelled { reason } => (TopUpState::Cancelled, reason.clone()),
@@ -978,6 +983,49 @@ impl Ledger for MemoryLedger {
                 &detail(&[("state", &state.as_str()), ("note", &note)]),
             );
             Ok(rec)
+        })
+    }
+
+    fn submit_proposal(&self, id: &str, c: &PayoutCommit) -> Result<Vec<Effect>, CommitError> {
+        validate_id("proposal id", id)?;
+        let tx = check_commit_shape(c)?;
+        self.tx(|s| {
+            let t = s.topups.get(id).cloned();
+            if proposal_submission(id, t.as_ref(), c)? {
+                s.audit("topup.replay", id, &detail(&[("txid", &c.txid)]));
+                return Ok(Vec::new());
+            }
+            let t = t.ok_or_else(|| CommitError::UnknownProposal(id.to_owned()))?;
+            check_proposal_fit(&t, c, &tx)?;
+            if s.frozen {
+                return Err(CommitError::Frozen {
+                    reason: s.freeze_reason.clone().unwrap_or_default(),
+                });
+            }
+            if s.payouts.contains_key(&c.txid) {
+                return Err(CommitError::AlreadyCommitted(c.txid));
+            }
+            let coins: Vec<_> = c.inputs.iter().map(|op| s.coin_view(op)).collect();
+            let ws: Vec<_> = c
+                .withdrawal_ids
+                .iter()
+                .map(|id| s.withdrawals.get(id).map(|w| s.view(w)))
+                .collect();
+            check_commit_against(c, &tx, &coins, &ws, None)?;
+            let effects = s.commit_new(c, None)?;
+            let note = c.txid.to_string();
+            let rec = TopUpProposal {
+                state: TopUpState::Submitted,
+                close_note: Some(note.clone()),
+                ..t
+            };
+            s.topups.insert(id.to_owned(), rec);
+            s.audit(
+                "topup.closed",
+                id,
+                &detail(&[("state", &TopUpState::Submitted.as_str()), ("note", &note)]),
+            );
+            Ok(effects)
         })
     }
 
@@ -1126,6 +1174,15 @@ impl Ledger for MemoryLedger {
             .cloned())
     }
 
+    fn topup_proposals(&self, limit: usize) -> Result<Vec<TopUpProposal>, StoreError> {
+        let s = self.lock();
+        Ok(s.topup_order
+            .iter()
+            .filter_map(|id| s.topups.get(id).cloned())
+            .take(limit)
+            .collect())
+    }
+
     fn audit_entries(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
         Ok(self
             .lock()
@@ -1161,9 +1218,33 @@ pub(crate) fn validate_block_update(u: &BlockUpdate) -> Result<(), InvalidInput>
     Ok(())
 }
 
+/// Whether two proposals with the same id have the same body (replay) or not (conflict).
+pub(crate) fn same_proposal(old: &TopUpProposal, p: &TopUpProposal) -> bool {
+    old.psbt == p.psbt
+        && old.unsigned_txid == p.unsigned_txid
+        && old.amount_wat == p.amount_wat
+        && old.withdrawal_id == p.withdrawal_id
+}
+
+/// The audit detail of an opened proposal.
+pub(crate) fn proposal_detail(p: &TopUpProposal) -> String {
+    let mut pairs: Vec<(&str, &dyn std::fmt::Display)> = vec![
+        ("unsigned_txid", &p.unsigned_txid),
+        ("amount_wat", &p.amount_wat),
+    ];
+    if let Some(w) = &p.withdrawal_id {
+        pairs.push(("purpose", &"cold_withdrawal"));
+        pairs.push(("withdrawal", w));
+    }
+    detail(&pairs)
+}
+
 /// Checks a top-up proposal's own fields.
 pub(crate) fn validate_topup(p: &TopUpProposal) -> Result<(), InvalidInput> {
     validate_id("top-up id", &p.id)?;
+    if let Some(w) = &p.withdrawal_id {
+        validate_withdrawal_id(w)?;
+    }
     validate_amount(p.amount_wat)?;
     if p.psbt.is_empty() || p.psbt.len() > 4_000_000 {
         return Err(InvalidInput::Bad {

@@ -405,6 +405,9 @@ pub enum PayoutKind {
     Sweep,
     /// Cold-signed top-up spending cold coins to a hot address (no withdrawals).
     TopUp,
+    /// Cold-signed payout of withdrawals above the per-payout max, spending cold coins (change
+    /// back to a cold address).
+    ColdWithdrawal,
 }
 
 impl PayoutKind {
@@ -414,6 +417,7 @@ impl PayoutKind {
             PayoutKind::Withdrawals => "withdrawals",
             PayoutKind::Sweep => "sweep",
             PayoutKind::TopUp => "topup",
+            PayoutKind::ColdWithdrawal => "cold_withdrawal",
         }
     }
     /// Parses [`PayoutKind::as_str`] output.
@@ -422,24 +426,37 @@ impl PayoutKind {
             PayoutKind::Withdrawals,
             PayoutKind::Sweep,
             PayoutKind::TopUp,
+            PayoutKind::ColdWithdrawal,
         ]
         .into_iter()
         .find(|k| k.as_str() == s)
     }
 }
 
+impl PayoutKind {
+    /// Whether payouts of this kind spend cold coins (signed on the cold signer, so the hot
+    /// node can neither build nor fee-bump them).
+    pub fn spends_cold(self) -> bool {
+        matches!(self, PayoutKind::TopUp | PayoutKind::ColdWithdrawal)
+    }
+}
+
 /// A built and signed transaction to commit before its first broadcast.
 ///
 /// The store checks it against itself: `raw_tx` decodes and hashes to `txid`; its inputs are
-/// exactly `inputs`, all known coins, unspent, unreserved, not dust, hot (cold for a top-up),
+/// exactly `inputs`, all known coins, unspent, unreserved, not dust, hot (cold for a top-up or a
+/// cold withdrawal),
 /// confirmed or our own change; each withdrawal is paid by its own output (same script, same
 /// amount; a `change` output counts only when no other output does: a withdrawal to one of our
 /// own addresses); each `change` entry is an output of the transaction; `fee_wat` = inputs − outputs.
+/// A withdrawals or cold-withdrawal payout has no other output (a cold withdrawal's change goes
+/// to a cold address only).
 #[derive(Clone, PartialEq, Eq)]
 pub struct PayoutCommit {
     /// What it pays.
     pub kind: PayoutKind,
-    /// The withdrawals it pays (all `requested`); empty for sweeps and top-ups.
+    /// The withdrawals it pays (all `requested`); empty for sweeps and top-ups, non-empty for
+    /// withdrawals and cold withdrawals.
     pub withdrawal_ids: Vec<String>,
     /// The transaction id.
     pub txid: Txid,
@@ -570,16 +587,19 @@ pub struct FreezeState {
     pub reason: Option<String>,
 }
 
-/// A cold-to-hot top-up proposal (only one open at a time).
+/// A cold-signed PSBT proposal (only one open at a time, whatever its purpose: both spend cold
+/// coins): a cold-to-hot top-up, or the payment of one withdrawal above the per-payout max.
 #[derive(Clone, PartialEq, Eq)]
 pub struct TopUpProposal {
     /// Its id.
     pub id: String,
+    /// The withdrawal it pays (a cold withdrawal); `None` for a top-up of the hot float.
+    pub withdrawal_id: Option<String>,
     /// The unsigned PSBT bytes written to the outbox.
     pub psbt: Vec<u8>,
     /// Txid of the unsigned transaction (what a signed submission must match).
     pub unsigned_txid: Txid,
-    /// Amount moved to hot, in watanabe.
+    /// Amount moved to hot (a top-up) or paid to the withdrawal, in watanabe.
     pub amount_wat: u64,
     /// Open, submitted or cancelled.
     pub state: TopUpState,
@@ -591,12 +611,30 @@ impl fmt::Debug for TopUpProposal {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("TopUpProposal")
             .field("id", &self.id)
+            .field("withdrawal_id", &self.withdrawal_id)
             .field("psbt_len", &self.psbt.len())
             .field("unsigned_txid", &self.unsigned_txid)
             .field("amount_wat", &self.amount_wat)
             .field("state", &self.state)
             .field("close_note", &self.close_note)
             .finish()
+    }
+}
+
+impl TopUpProposal {
+    /// Stable name of its purpose: `topup` or `cold_withdrawal`.
+    pub fn purpose(&self) -> &'static str {
+        match self.withdrawal_id {
+            Some(_) => PayoutKind::ColdWithdrawal.as_str(),
+            None => PayoutKind::TopUp.as_str(),
+        }
+    }
+    /// The payout kind its signed transaction is committed as.
+    pub fn payout_kind(&self) -> PayoutKind {
+        match self.withdrawal_id {
+            Some(_) => PayoutKind::ColdWithdrawal,
+            None => PayoutKind::TopUp,
+        }
     }
 }
 

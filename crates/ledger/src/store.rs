@@ -124,6 +124,32 @@ pub enum CommitError {
         /// Computed (negative if outputs exceed inputs).
         actual_wat: i128,
     },
+    /// An output of a cold withdrawal pays a hot address of ours: its change must go back to a
+    /// cold address (a cold withdrawal is not a top-up).
+    #[error(
+        "output {0} of a cold withdrawal pays a hot address; its change must go to a cold address"
+    )]
+    HotOutputInColdPayout(u32),
+    /// No proposal has this id.
+    #[error("unknown proposal {0:?}")]
+    UnknownProposal(String),
+    /// The proposal is not open (submitted with another transaction, or cancelled).
+    #[error("proposal {id:?} is {state}, not open")]
+    ProposalNotOpen {
+        /// The proposal.
+        id: String,
+        /// Its state's name.
+        state: &'static str,
+    },
+    /// The submitted transaction is not the proposed one (another output, amount, input...), or
+    /// its kind does not fit the proposal's purpose.
+    #[error("not the transaction proposal {id:?} proposed: {detail}")]
+    ProposalMismatch {
+        /// The proposal.
+        id: String,
+        /// What did not fit.
+        detail: String,
+    },
     /// The kind does not fit the withdrawals (withdrawals need ids; sweeps and top-ups have none).
     #[error("payout kind {0} does not fit its withdrawal list")]
     KindMismatch(&'static str),
@@ -225,11 +251,25 @@ pub enum FloatError {
         /// Its state's name.
         state: &'static str,
     },
+    /// A proposal names a withdrawal that does not exist.
+    #[error("unknown withdrawal {0:?}")]
+    UnknownWithdrawal(String),
+    /// A proposal names a withdrawal that is no longer `requested`.
+    #[error("withdrawal {id:?} is {state}, not requested")]
+    WithdrawalNotRequested {
+        /// The withdrawal.
+        id: String,
+        /// Its state.
+        state: PayoutState,
+    },
     /// A submitted top-up names a payout that is not committed.
     #[error("top-up submission names uncommitted payout {0}")]
     UnknownPayout(Txid),
-    /// A submitted top-up names a committed payout that is not a top-up.
-    #[error("top-up submission names payout {txid}, which is a {kind} payout, not a top-up")]
+    /// A submitted proposal names a committed payout that is not of its kind (a top-up, or a
+    /// cold withdrawal paying the proposal's withdrawal).
+    #[error(
+        "proposal submission names payout {txid}, a {kind} payout that does not fit the proposal"
+    )]
     NotATopUp {
         /// The payout named.
         txid: Txid,
@@ -305,10 +345,20 @@ pub trait Ledger: Send + Sync {
     fn freeze(&self, reason: &str) -> Result<FreezeState, FloatError>;
     /// Operator: unfreezes, with a reason for the record.
     fn unfreeze(&self, reason: &str) -> Result<FreezeState, FloatError>;
-    /// Opens a top-up proposal (one open at a time; same id and body = replay).
+    /// Opens a proposal (one open at a time, whatever its purpose; same id and body = replay).
+    /// A proposal with a `withdrawal_id` pays that withdrawal, which must be `requested`.
     fn open_topup(&self, proposal: &TopUpProposal) -> Result<Intake<TopUpProposal>, FloatError>;
-    /// Closes the open top-up proposal `id` (`Submitted` must name a committed top-up payout).
+    /// Closes the open top-up proposal `id` (`Submitted` must name a committed payout of the
+    /// proposal's kind: a top-up, or a cold withdrawal).
     fn close_topup(&self, id: &str, close: &TopUpClose) -> Result<TopUpProposal, FloatError>;
+    /// Commits the cold-signed transaction of the open proposal `id` (exactly as
+    /// [`Ledger::commit_payout`], of the proposal's kind: `TopUp`, or `ColdWithdrawal` paying
+    /// the proposal's withdrawal) AND closes the proposal as submitted, in ONE transaction: a
+    /// crash can never leave a committed payout under an open proposal. The transaction, with
+    /// its signatures stripped, must hash to the proposal's `unsigned_txid`. Submitting the
+    /// same transaction again once submitted is a replay (`Ok`, no effects, nothing changes but
+    /// an audit row). Returns the first broadcast effect.
+    fn submit_proposal(&self, id: &str, commit: &PayoutCommit) -> Result<Vec<Effect>, CommitError>;
     /// Appends a decision to the audit log (e.g. a signing decision); returns its seq.
     fn append_audit(&self, kind: &str, subject: &str, detail: &str) -> Result<u64, FloatError>;
 
@@ -343,6 +393,8 @@ pub trait Ledger: Send + Sync {
     fn topup(&self, id: &str) -> Result<Option<TopUpProposal>, StoreError>;
     /// The open top-up proposal, if any.
     fn open_topup_proposal(&self) -> Result<Option<TopUpProposal>, StoreError>;
+    /// Every proposal (any purpose and state), oldest first, at most `limit`.
+    fn topup_proposals(&self, limit: usize) -> Result<Vec<TopUpProposal>, StoreError>;
     /// Audit rows with `seq >= from_seq`, at most `limit`.
     fn audit_entries(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
     /// The stored audit head.
@@ -369,6 +421,9 @@ pub(crate) fn check_commit_shape(c: &PayoutCommit) -> Result<Transaction, Commit
         (PayoutKind::Withdrawals, true) => return Err(CommitError::KindMismatch("withdrawals")),
         (PayoutKind::Sweep, false) => return Err(CommitError::KindMismatch("sweep")),
         (PayoutKind::TopUp, false) => return Err(CommitError::KindMismatch("topup")),
+        (PayoutKind::ColdWithdrawal, true) => {
+            return Err(CommitError::KindMismatch("cold_withdrawal"))
+        }
         _ => {}
     }
     let mut ids = HashSet::new();
@@ -445,9 +500,10 @@ pub(crate) fn check_commit_against(
         let v = view.as_ref().ok_or(CommitError::UnknownCoin(*op))?;
         let coin = &v.coin;
         let unavailable = |why| CommitError::CoinUnavailable { outpoint: *op, why };
-        let hot_ok = match c.kind {
-            PayoutKind::TopUp => !coin.keychain.is_hot(),
-            _ => coin.keychain.is_hot(),
+        let hot_ok = if c.kind.spends_cold() {
+            !coin.keychain.is_hot()
+        } else {
+            coin.keychain.is_hot()
         };
         if !hot_ok {
             return Err(unavailable("wrong keychain for this payout kind"));
@@ -520,7 +576,17 @@ pub(crate) fn check_commit_against(
             },
         }
     }
-    if c.kind == PayoutKind::Withdrawals {
+    if c.kind == PayoutKind::ColdWithdrawal {
+        // Scripts of hot and cold keychains never coincide, so a hot key left over is an
+        // output to the hot wallet that pays no withdrawal: a top-up in disguise.
+        for ch in c.change.iter().rev().filter(|ch| ch.keychain.is_hot()) {
+            let key = (ch.script_pubkey.as_bytes(), ch.value_wat);
+            if free_ours.get(&key).is_some_and(|n| *n > 0) {
+                return Err(CommitError::HotOutputInColdPayout(ch.outpoint.vout));
+            }
+        }
+    }
+    if matches!(c.kind, PayoutKind::Withdrawals | PayoutKind::ColdWithdrawal) {
         // Reported from the end: of two equal outputs, the later one is the extra.
         for (i, o) in tx.output.iter().enumerate().rev() {
             if let Some(n) = free.get_mut(&(o.script_pubkey.as_bytes(), o.value.to_sat())) {
@@ -552,6 +618,85 @@ pub(crate) fn check_commit_against(
         }
     }
     Ok(())
+}
+
+/// Whether submitting `c` to the proposal `t` (named `id`; `None`: unknown) is a replay of an
+/// earlier successful submission (`Ok(true)`), a first submission (`Ok(false)`), or refused.
+/// A first submission must also pass [`check_proposal_fit`].
+pub(crate) fn proposal_submission(
+    id: &str,
+    t: Option<&TopUpProposal>,
+    c: &PayoutCommit,
+) -> Result<bool, CommitError> {
+    let t = t.ok_or_else(|| CommitError::UnknownProposal(id.to_owned()))?;
+    match t.state {
+        TopUpState::Open => Ok(false),
+        TopUpState::Submitted if t.close_note.as_deref() == Some(c.txid.to_string().as_str()) => {
+            Ok(true)
+        }
+        state => Err(CommitError::ProposalNotOpen {
+            id: id.to_owned(),
+            state: state.as_str(),
+        }),
+    }
+}
+
+/// Checks that `tx` (the decoded `c.raw_tx`) is the transaction proposal `t` proposed: without
+/// its signatures (script_sig, witness) it hashes to `t.unsigned_txid`, and `c` commits it as
+/// the proposal's kind, paying exactly the proposal's withdrawal (if any).
+pub(crate) fn check_proposal_fit(
+    t: &TopUpProposal,
+    c: &PayoutCommit,
+    tx: &Transaction,
+) -> Result<(), CommitError> {
+    let mismatch = |detail: String| CommitError::ProposalMismatch {
+        id: t.id.clone(),
+        detail,
+    };
+    let mut bare = tx.clone();
+    for i in &mut bare.input {
+        i.script_sig = bitcoin::ScriptBuf::new();
+        i.witness = bitcoin::Witness::new();
+    }
+    let unsigned = bare.compute_txid();
+    if unsigned != t.unsigned_txid {
+        return Err(mismatch(format!(
+            "unsigned transaction {unsigned} is not the proposed {}",
+            t.unsigned_txid
+        )));
+    }
+    if c.kind != t.payout_kind() {
+        return Err(mismatch(format!(
+            "committed as a {} payout, the proposal is a {}",
+            c.kind.as_str(),
+            t.purpose()
+        )));
+    }
+    let expected: Vec<String> = t.withdrawal_id.iter().cloned().collect();
+    if c.withdrawal_ids != expected {
+        return Err(mismatch(format!(
+            "pays withdrawals [{}], the proposal pays [{}]",
+            c.withdrawal_ids.join(","),
+            expected.join(",")
+        )));
+    }
+    Ok(())
+}
+
+/// The payout kind a `Submitted` close of proposal `t` must name.
+pub(crate) fn check_close_kind(t: &TopUpProposal, p: &PayoutTx) -> Result<(), FloatError> {
+    let fits = p.kind == t.payout_kind()
+        && t.withdrawal_id
+            .as_ref()
+            .is_none_or(|w| p.withdrawal_ids.contains(w));
+    if fits {
+        Ok(())
+    } else {
+        Err(FloatError::NotATopUp {
+            txid: p.txid,
+            kind: p.kind.as_str(),
+        })
+    }
 }
 
 /// Checks that a replacement spends at least one input of EVERY other transaction of its

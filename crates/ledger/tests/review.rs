@@ -492,6 +492,7 @@ fn topup_submission_names_a_topup_payout(l: &dyn Ledger) {
     l.commit_payout(&c).expect("commit");
     let t = TopUpProposal {
         id: "t1".into(),
+        withdrawal_id: None,
         psbt: vec![1, 2, 3],
         unsigned_txid: mona_ledger::conformance::fake_txid(),
         amount_wat: 500_000,

@@ -15,12 +15,12 @@ fn migrates_an_empty_db_and_reopens_idempotently() {
     let dir = tempfile::tempdir().expect("tempdir");
     {
         let l = open(&dir);
-        assert_eq!(l.schema_version().expect("version"), 2);
+        assert_eq!(l.schema_version().expect("version"), 3);
         l.request_withdrawal(&wreq("a", 1, 10)).expect("request");
     }
     for _ in 0..3 {
         let l = open(&dir);
-        assert_eq!(l.schema_version().expect("version"), 2);
+        assert_eq!(l.schema_version().expect("version"), 3);
         assert_eq!(
             l.queued_withdrawals(10).expect("q").len(),
             1,
@@ -36,7 +36,7 @@ fn migrates_an_empty_db_and_reopens_idempotently() {
     let versions: i64 = c
         .query_row("SELECT COUNT(*) FROM schema_version", [], |r| r.get(0))
         .expect("n");
-    assert_eq!(versions, 2, "each migration recorded once");
+    assert_eq!(versions, 3, "each migration recorded once");
     // STRICT tables refuse wrongly typed values.
     let bad = c.execute(
         "INSERT INTO withdrawals (id, source, address, script_pubkey, amount_wat, state, created_at) \
@@ -44,6 +44,218 @@ fn migrates_an_empty_db_and_reopens_idempotently() {
         [],
     );
     assert!(bad.is_err(), "STRICT table accepted a text amount");
+}
+
+type Rows = Vec<Vec<rusqlite::types::Value>>;
+
+fn dump(c: &rusqlite::Connection, sql: &str) -> Rows {
+    let mut st = c.prepare(sql).expect("prepare");
+    let n = st.column_count();
+    st.query_map([], |r| (0..n).map(|i| r.get(i)).collect())
+        .expect("query")
+        .collect::<Result<_, _>>()
+        .expect("rows")
+}
+
+/// The tables a schema-2 database holds, in a stable order (`topups`: its schema-2 columns).
+const DUMPS: [&str; 9] = [
+    "SELECT * FROM payout_txs ORDER BY txid",
+    "SELECT * FROM payout_inputs ORDER BY txid, idx",
+    "SELECT * FROM withdrawals ORDER BY seq",
+    "SELECT * FROM payout_withdrawals ORDER BY txid, withdrawal_id",
+    "SELECT * FROM coins ORDER BY txid, vout",
+    "SELECT * FROM reservations ORDER BY txid, vout",
+    "SELECT id, psbt, unsigned_txid, amount_wat, state, close_note, created_at FROM topups ORDER BY id",
+    "SELECT * FROM blocks ORDER BY height",
+    "SELECT * FROM audit_log ORDER BY seq",
+];
+
+/// A database left by schema version 2 (a fee-bumped payout in flight, reserved coins, change,
+/// a linked withdrawal, an open top-up) migrates to version 3 keeping every row, index,
+/// trigger and reference, and then takes cold withdrawals.
+#[test]
+fn a_schema_2_database_migrates_and_keeps_its_rows() {
+    use bitcoin::hashes::Hash;
+    use mona_ledger::conformance::{build_tx, script};
+    use rusqlite::params;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.db");
+    assert_eq!(
+        SqliteLedger::create_at_schema_version_for_tests(&path, 2).expect("v2"),
+        2
+    );
+    let coin = bitcoin::OutPoint {
+        txid: bitcoin::Txid::from_byte_array([0xfa; 32]),
+        vout: 0,
+    };
+    let p0 = build_tx(&[coin], &[(script(1), 30_000), (script(5), 69_000)]);
+    let p1 = build_tx(&[coin], &[(script(1), 30_000), (script(5), 68_000)]);
+    let (t0, t1) = (p0.compute_txid(), p1.compute_txid());
+    let b = |t: bitcoin::Txid| t.to_byte_array().to_vec();
+    {
+        let c = rusqlite::Connection::open(&path).expect("raw");
+        c.execute_batch("PRAGMA foreign_keys=ON").expect("fk");
+        c.execute("INSERT INTO blocks VALUES (1, ?1)", params![vec![7u8; 32]])
+            .expect("block");
+        c.execute(
+            "INSERT INTO coins VALUES (?1, 0, 100000, ?2, 'hot_external', 0, 1, 0, NULL, NULL, NULL)",
+            params![b(coin.txid), script(9000).as_bytes()],
+        )
+        .expect("coin");
+        let insert_tx = "INSERT INTO payout_txs (txid, raw_tx, kind, fee_wat, state, send_attempts, \
+                         last_send_outcome, replaced_by, replaces, created_at) VALUES (?1, ?2, 'withdrawals', ?3, ?4, 1, 'accepted', ?5, ?6, 5)";
+        c.execute(
+            insert_tx,
+            params![
+                b(t0),
+                bitcoin::consensus::serialize(&p0),
+                1000,
+                "broadcast",
+                None::<Vec<u8>>,
+                None::<Vec<u8>>
+            ],
+        )
+        .expect("p0");
+        c.execute(
+            insert_tx,
+            params![
+                b(t1),
+                bitcoin::consensus::serialize(&p1),
+                2000,
+                "broadcast",
+                None::<Vec<u8>>,
+                Some(b(t0))
+            ],
+        )
+        .expect("p1");
+        c.execute(
+            "UPDATE payout_txs SET state = 'replaced_by', replaced_by = ?2 WHERE txid = ?1",
+            params![b(t0), b(t1)],
+        )
+        .expect("replaced");
+        for t in [t0, t1] {
+            c.execute(
+                "INSERT INTO payout_inputs VALUES (?1, 0, ?2, 0)",
+                params![b(t), b(coin.txid)],
+            )
+            .expect("input");
+        }
+        c.execute(
+            "INSERT INTO reservations VALUES (?1, 0, ?2)",
+            params![b(coin.txid), b(t1)],
+        )
+        .expect("reservation");
+        c.execute(
+            "INSERT INTO coins VALUES (?1, 1, 68000, ?2, 'hot_internal', 5, NULL, 0, ?1, NULL, NULL)",
+            params![b(t1), script(5).as_bytes()],
+        )
+        .expect("change");
+        c.execute(
+            "INSERT INTO withdrawals (id, source, address, script_pubkey, amount_wat, state, txid, created_at) \
+             VALUES ('w1', 'request', 'rmona1qtest1', ?1, 30000, 'linked', ?2, 1)",
+            params![script(1).as_bytes(), b(t1)],
+        )
+        .expect("withdrawal");
+        for t in [t0, t1] {
+            c.execute(
+                "INSERT INTO payout_withdrawals VALUES (?1, 'w1')",
+                params![b(t)],
+            )
+            .expect("link");
+        }
+        c.execute(
+            "INSERT INTO topups VALUES ('t1', x'70736274ff', zeroblob(32), 5000, 'open', NULL, 9)",
+            [],
+        )
+        .expect("top-up");
+    }
+    let before: Vec<Rows> = {
+        let c = rusqlite::Connection::open(&path).expect("raw");
+        DUMPS.iter().map(|q| dump(&c, q)).collect()
+    };
+    let l = SqliteLedger::open(&path).expect("migrates");
+    assert_eq!(l.schema_version().expect("v"), 3);
+    {
+        let c = rusqlite::Connection::open(&path).expect("raw");
+        for (q, rows) in DUMPS.iter().zip(&before) {
+            assert_eq!(&dump(&c, q), rows, "rows changed by the migration: {q}");
+        }
+        assert_eq!(before[0].len(), 2, "both payouts carried over");
+        let objects = dump(
+            &c,
+            "SELECT type, name FROM sqlite_master WHERE tbl_name = 'payout_txs' AND type IN ('index', 'trigger') \
+             AND name NOT LIKE 'sqlite_autoindex%' ORDER BY name",
+        );
+        let names: Vec<String> = objects
+            .iter()
+            .map(|r| match &r[1] {
+                rusqlite::types::Value::Text(s) => s.clone(),
+                other => format!("{other:?}"),
+            })
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "payout_txs_bytes_immutable",
+                "payout_txs_never_deleted",
+                "payout_txs_replaced_by",
+                "payout_txs_replaces",
+                "payout_txs_state"
+            ]
+        );
+        assert!(
+            dump(&c, "PRAGMA foreign_key_check").is_empty(),
+            "dangling references"
+        );
+        assert!(
+            dump(
+                &c,
+                "SELECT 1 FROM sqlite_master WHERE name = 'payout_txs_v3'"
+            )
+            .is_empty(),
+            "the rebuild table is renamed"
+        );
+    }
+    // The ledger reads the migrated rows as before.
+    let p = l.payout(&t1).expect("r").expect("p1");
+    assert_eq!(p.state, PayoutState::Broadcast);
+    assert_eq!(p.replaces, Some(t0));
+    assert_eq!(p.inputs, vec![coin]);
+    assert_eq!(l.payout(&t0).expect("r").expect("p0").replaced_by, Some(t1));
+    let w = l.withdrawal("w1").expect("r").expect("w1");
+    assert_eq!((w.state, w.txid), (PayoutState::Broadcast, Some(t1)));
+    assert_eq!(
+        l.coin(&coin).expect("r").expect("coin").reserved_by,
+        Some(t1)
+    );
+    let t = l.topup("t1").expect("r").expect("t1");
+    assert_eq!((t.withdrawal_id, t.amount_wat), (None, 5_000));
+    // Triggers and references still back the code.
+    for (name, sql) in [
+        ("bytes immutable", "UPDATE payout_txs SET raw_tx = x'00'"),
+        ("never deleted", "DELETE FROM payout_txs"),
+        (
+            "reservation of an unknown payout",
+            "INSERT INTO reservations SELECT txid, vout, zeroblob(32) FROM coins WHERE vout = 1",
+        ),
+        (
+            "unknown kind",
+            "UPDATE payout_txs SET kind = 'gift' WHERE 0; INSERT INTO payout_txs (txid, raw_tx, kind, fee_wat, state, created_at) \
+             VALUES (zeroblob(32), x'00', 'gift', 0, 'signed', 0)",
+        ),
+    ] {
+        assert!(l.raw_sql_for_tests(sql).is_err(), "{name}: accepted");
+    }
+    l.raw_sql_for_tests(
+        "INSERT INTO payout_txs (txid, raw_tx, kind, fee_wat, state, created_at) \
+         VALUES (zeroblob(32), x'00', 'cold_withdrawal', 0, 'signed', 0)",
+    )
+    .expect("the new kind is accepted");
+    drop(l);
+    // Reopening does not migrate again.
+    let l = SqliteLedger::open(&path).expect("reopen");
+    assert_eq!(l.schema_version().expect("v"), 3);
+    l.verify_audit().expect("audit");
 }
 
 #[test]
@@ -79,8 +291,8 @@ fn constraints_and_triggers_back_the_code() {
         ),
         (
             "one open top-up",
-            "INSERT INTO topups VALUES ('t1', x'00', zeroblob(32), 1, 'open', NULL, 0); \
-             INSERT INTO topups VALUES ('t2', x'00', zeroblob(32), 1, 'open', NULL, 0)",
+            "INSERT INTO topups (id, psbt, unsigned_txid, amount_wat, state, created_at) VALUES ('t1', x'00', zeroblob(32), 1, 'open', 0); \
+             INSERT INTO topups (id, psbt, unsigned_txid, amount_wat, state, created_at) VALUES ('t2', x'00', zeroblob(32), 1, 'open', 0)",
         ),
         ("idempotency key unique", "INSERT INTO withdrawals (id, source, address, script_pubkey, amount_wat, state, created_at) VALUES ('a', 'request', 'x', x'00', 1, 'requested', 0)"),
     ];

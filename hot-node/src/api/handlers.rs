@@ -22,7 +22,9 @@ use serde_json::Value;
 use zeroize::Zeroizing;
 
 use super::error::*;
-use super::views::{AddressView, TopUpView, VoucherCreatedView, WithdrawalView};
+use super::views::{
+    AddressView, ProposalSummaryView, TopUpView, VoucherCreatedView, WithdrawalView,
+};
 use super::{run_blocking, App};
 use crate::engine::EngineError;
 use crate::voucher::{ParsedCode, VoucherCode};
@@ -233,9 +235,9 @@ async fn create_withdrawal_inner(app: &App, body: Body) -> Result<Response, ApiE
         Intake::Created(w) => {
             tracing::info!(id = %w.id, amount = %Amount::from_wat(w.amount_wat).unwrap_or_default(), "withdrawal queued");
             app.engine().wake();
-            json_with(StatusCode::CREATED, WithdrawalView::from(&w))
+            json_with(StatusCode::CREATED, withdrawal_view(app, &w, None))
         }
-        Intake::Replay(w) => json_with(StatusCode::OK, WithdrawalView::from(&w)),
+        Intake::Replay(w) => json_with(StatusCode::OK, withdrawal_view(app, &w, None)),
         Intake::Conflict(w) => ApiError::new(
             StatusCode::CONFLICT,
             CODE_CONFLICT,
@@ -249,6 +251,22 @@ async fn create_withdrawal_inner(app: &App, body: Body) -> Result<Response, ApiE
     })
 }
 
+/// A withdrawal as the API shows it: above `max_payout` and still `requested`, it awaits a
+/// cold signature, and names the open proposal paying it (if `open` is that proposal).
+fn withdrawal_view(
+    app: &App,
+    w: &mona_ledger::Withdrawal,
+    open: Option<&mona_ledger::TopUpProposal>,
+) -> WithdrawalView {
+    let mut v = WithdrawalView::from(w);
+    v.awaiting_cold_signature = w.state == mona_ledger::PayoutState::Requested
+        && w.amount_wat > app.config().policy.max_payout.to_wat();
+    v.proposal_id = open
+        .filter(|p| p.withdrawal_id.as_deref() == Some(w.id.as_str()))
+        .map(|p| p.id.clone());
+    v
+}
+
 /// `GET /v1/withdrawals/{id}`.
 pub(super) async fn get_withdrawal(
     State(app): State<App>,
@@ -260,11 +278,19 @@ pub(super) async fn get_withdrawal(
     }
     let ledger = app.ledger().clone();
     let lookup = id.clone();
-    match run_blocking(move || ledger.withdrawal(&lookup))
-        .await?
-        .map_err(ApiError::storage)?
-    {
-        Some(w) => Ok(json_with(StatusCode::OK, WithdrawalView::from(&w))),
+    let (found, open) = run_blocking(move || {
+        Ok::<_, mona_ledger::StoreError>((
+            ledger.withdrawal(&lookup)?,
+            ledger.open_topup_proposal()?,
+        ))
+    })
+    .await?
+    .map_err(ApiError::storage)?;
+    match found {
+        Some(w) => Ok(json_with(
+            StatusCode::OK,
+            withdrawal_view(&app, &w, open.as_ref()),
+        )),
         None => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             CODE_WITHDRAWAL_NOT_FOUND,
@@ -551,6 +577,8 @@ pub(super) async fn unfreeze(State(app): State<App>, body: Body) -> Result<Respo
 pub(super) struct TopUpBody {
     #[serde(default)]
     amount: Option<Value>,
+    #[serde(default)]
+    withdrawal_id: Option<String>,
 }
 
 /// The API error of an engine error.
@@ -570,12 +598,41 @@ pub(super) fn engine_error(e: EngineError) -> ApiError {
     }
 }
 
-/// `POST /v1/topups {[amount]}`.
+/// `POST /v1/topups {[amount] | [withdrawal_id]}`: a top-up of the hot float, or (with
+/// `withdrawal_id`) the cold-signed payment of a withdrawal above `max_payout` (201 when
+/// created, 200 when already open for it).
 pub(super) async fn propose_topup(
     State(app): State<App>,
     body: Body,
 ) -> Result<Response, ApiError> {
     let b: TopUpBody = read_json(&app, body, app.config().api.max_body_bytes).await?;
+    if let Some(wid) = b.withdrawal_id {
+        if b.amount.is_some() {
+            return Err(ApiError::unprocessable(
+                CODE_BAD_REQUEST,
+                "give amount (a top-up) or withdrawal_id (a cold withdrawal), not both",
+            ));
+        }
+        match wid.strip_prefix(VOUCHER_WITHDRAWAL_PREFIX) {
+            Some(v) => validate_id("voucher id", v).map_err(bad_id)?,
+            None => validate_id("withdrawal id", &wid).map_err(bad_id)?,
+        }
+        let intake = app
+            .engine()
+            .propose_cold_withdrawal(wid)
+            .await
+            .map_err(engine_error)?;
+        return Ok(match intake {
+            Intake::Created(p) => json_with(StatusCode::CREATED, TopUpView::from(&p)),
+            Intake::Replay(p) => json_with(StatusCode::OK, TopUpView::from(&p)),
+            Intake::Conflict(p) => ApiError::new(
+                StatusCode::CONFLICT,
+                CODE_CONFLICT,
+                format!("proposal {} exists with another body", p.id),
+            )
+            .into_response(),
+        });
+    }
     let amount = b
         .amount
         .as_ref()
@@ -587,6 +644,20 @@ pub(super) async fn propose_topup(
         .await
         .map_err(engine_error)?;
     Ok(json_with(StatusCode::CREATED, TopUpView::from(&proposal)))
+}
+
+/// `GET /v1/topups`: every proposal (top-ups and cold withdrawals), oldest first, without
+/// their PSBTs.
+pub(super) async fn list_topups(State(app): State<App>) -> Result<Response, ApiError> {
+    let ledger = app.ledger().clone();
+    let list = run_blocking(move || ledger.topup_proposals(10_000))
+        .await?
+        .map_err(ApiError::storage)?;
+    let proposals: Vec<ProposalSummaryView> = list.iter().map(ProposalSummaryView::from).collect();
+    Ok(json_with(
+        StatusCode::OK,
+        serde_json::json!({ "proposals": proposals }),
+    ))
 }
 
 fn topup_id(id: &str) -> Result<(), ApiError> {
@@ -631,7 +702,7 @@ pub(super) async fn submit_topup(
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b.psbt.trim())
         .map_err(|e| ApiError::unprocessable(CODE_BAD_PSBT, format!("psbt is not base64: {e}")))?;
-    bitcoin::psbt::Psbt::deserialize(&bytes)
+    let parsed = bitcoin::psbt::Psbt::deserialize(&bytes)
         .map_err(|e| ApiError::unprocessable(CODE_BAD_PSBT, format!("not a PSBT: {e}")))?;
     let ledger = app.ledger().clone();
     let lookup = id.clone();
@@ -645,6 +716,15 @@ pub(super) async fn submit_topup(
             format!("no top-up proposal {id}"),
         ));
     };
+    // A retry after the answer was lost: the same transaction was already committed.
+    if proposal.state == mona_ledger::TopUpState::Submitted
+        && parsed.unsigned_tx.compute_txid() == proposal.unsigned_txid
+    {
+        return Ok(json_with(
+            StatusCode::OK,
+            serde_json::json!({ "id": id, "txid": proposal.close_note, "replay": true }),
+        ));
+    }
     if proposal.state != mona_ledger::TopUpState::Open {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -8,9 +8,10 @@
 //! | `POST /v1/addresses` | token | 201 |
 //! | `POST /v1/vouchers {amount[,id]}` | token | 201 (code shown once), 409, 422, 503 |
 //! | `POST /v1/vouchers/redeem {code,address}` | public, rate-limited per IP | 201, 200, 404, 409, 422, 429, 503 |
-//! | `POST /v1/topups {[amount]}` | token | 201, 409, 422, 501, 503 |
+//! | `POST /v1/topups {[amount] \| [withdrawal_id]}` | token | 201, 200 (replay), 409, 422, 501, 503 |
+//! | `GET /v1/topups` | token | 200 `{proposals: [...]}` oldest first |
 //! | `GET /v1/topups/{id}/psbt` | token | 200, 404 |
-//! | `POST /v1/topups/{id}/signed {psbt}` | token | 200, 404, 409, 422, 501 |
+//! | `POST /v1/topups/{id}/signed {psbt}` | token | 200 (also a replay of the submitted tx), 404, 409, 422, 501 |
 //! | `POST /v1/freeze {reason}`, `POST /v1/unfreeze {reason}` | token | 200, 422 |
 //! | `GET /metrics` | token | 200 Prometheus text |
 //! | `GET /healthz` | public | 200 |
@@ -44,7 +45,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{Mutex, Semaphore};
 
 pub use error::ApiError;
-pub use views::{AddressView, TopUpView, VoucherCreatedView, WithdrawalView};
+pub use views::{AddressView, ProposalSummaryView, TopUpView, VoucherCreatedView, WithdrawalView};
 
 use crate::config::Config;
 use crate::engine::Engine;
@@ -197,7 +198,10 @@ impl App {
             .route("/v1/float", get(handlers::float))
             .route("/v1/addresses", post(handlers::new_address))
             .route("/v1/vouchers", post(handlers::create_voucher))
-            .route("/v1/topups", post(handlers::propose_topup))
+            .route(
+                "/v1/topups",
+                post(handlers::propose_topup).get(handlers::list_topups),
+            )
             .route("/v1/topups/{id}/psbt", get(handlers::topup_psbt))
             .route("/v1/topups/{id}/signed", post(handlers::submit_topup))
             .route("/v1/freeze", post(handlers::freeze))

@@ -24,6 +24,12 @@ pub struct WithdrawalView {
     pub reject_reason: Option<String>,
     /// The voucher it redeems, if any.
     pub voucher_id: Option<String>,
+    /// Above `max_payout` and still `requested`: it waits for a cold-signed PSBT.
+    #[serde(default)]
+    pub awaiting_cold_signature: bool,
+    /// The open proposal (`/v1/topups/{id}`) paying it from cold coins, if any.
+    #[serde(default)]
+    pub proposal_id: Option<String>,
 }
 
 impl From<&Withdrawal> for WithdrawalView {
@@ -39,6 +45,8 @@ impl From<&Withdrawal> for WithdrawalView {
                 WithdrawalSource::Voucher { voucher_id } => Some(voucher_id.clone()),
                 _ => None,
             },
+            awaiting_cold_signature: false,
+            proposal_id: None,
         }
     }
 }
@@ -77,14 +85,20 @@ pub struct AddressView {
     pub keychain: String,
 }
 
-/// A top-up proposal.
+/// A proposal (a top-up, or a cold withdrawal), with its PSBT.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TopUpView {
     /// Proposal id.
     pub id: String,
+    /// `topup` or `cold_withdrawal`.
+    #[serde(default)]
+    pub purpose: String,
+    /// The withdrawal it pays (a cold withdrawal).
+    #[serde(default)]
+    pub withdrawal_id: Option<String>,
     /// `open`, `submitted`, `cancelled`.
     pub state: String,
-    /// Amount moved to hot.
+    /// Amount moved to hot, or paid to the withdrawal.
     pub amount: Amount,
     /// Txid of the unsigned transaction.
     pub unsigned_txid: String,
@@ -99,10 +113,45 @@ impl From<&TopUpProposal> for TopUpView {
         use base64::Engine as _;
         TopUpView {
             id: t.id.clone(),
+            purpose: t.purpose().to_owned(),
+            withdrawal_id: t.withdrawal_id.clone(),
             state: t.state.as_str().to_owned(),
             amount: Amount::from_wat(t.amount_wat).unwrap_or(Amount::MAX_MONEY),
             unsigned_txid: t.unsigned_txid.to_string(),
             psbt: base64::engine::general_purpose::STANDARD.encode(&t.psbt),
+            close_note: t.close_note.clone(),
+        }
+    }
+}
+
+/// A proposal in `GET /v1/topups` (without its PSBT: `GET /v1/topups/{id}/psbt` has it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProposalSummaryView {
+    /// Proposal id.
+    pub id: String,
+    /// `topup` or `cold_withdrawal`.
+    pub purpose: String,
+    /// The withdrawal it pays (a cold withdrawal).
+    pub withdrawal_id: Option<String>,
+    /// Amount moved to hot, or paid to the withdrawal.
+    pub amount: Amount,
+    /// `open`, `submitted`, `cancelled`.
+    pub state: String,
+    /// Txid of the unsigned transaction.
+    pub unsigned_txid: String,
+    /// The committed payout's txid once submitted, or why it was cancelled.
+    pub close_note: Option<String>,
+}
+
+impl From<&TopUpProposal> for ProposalSummaryView {
+    fn from(t: &TopUpProposal) -> Self {
+        ProposalSummaryView {
+            id: t.id.clone(),
+            purpose: t.purpose().to_owned(),
+            withdrawal_id: t.withdrawal_id.clone(),
+            amount: Amount::from_wat(t.amount_wat).unwrap_or(Amount::MAX_MONEY),
+            state: t.state.as_str().to_owned(),
+            unsigned_txid: t.unsigned_txid.to_string(),
             close_note: t.close_note.clone(),
         }
     }

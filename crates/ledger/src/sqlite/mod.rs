@@ -304,6 +304,19 @@ impl SqliteLedger {
         self.submit(move |c| ops::redeem_voucher(c, &h, &d))
     }
 
+    /// Creates (or brings) the database at `path` to schema version `version` only, without
+    /// opening a store. Tests only: it builds the databases that older releases left behind,
+    /// to prove that [`SqliteLedger::open`] migrates them.
+    #[doc(hidden)]
+    pub fn create_at_schema_version_for_tests(
+        path: impl AsRef<Path>,
+        version: u32,
+    ) -> Result<u32, StoreError> {
+        let mut conn = Connection::open(path.as_ref()).db()?;
+        configure(&conn, &SqliteOptions::default(), true)?;
+        schema::migrate_to(&mut conn, version)
+    }
+
     /// Runs arbitrary SQL on the write connection, outside the ledger's rules. Tests only
     /// (tamper simulation); never call it in production code.
     #[doc(hidden)]
@@ -508,6 +521,14 @@ impl Ledger for SqliteLedger {
             .wait()
     }
 
+    fn submit_proposal(&self, id: &str, commit: &PayoutCommit) -> Result<Vec<Effect>, CommitError> {
+        validate_id("proposal id", id)?;
+        let tx = check_commit_shape(commit)?;
+        let (id, c) = (id.to_owned(), commit.clone());
+        self.submit(move |conn| ops::submit_proposal(conn, &id, &c, &tx))
+            .wait()
+    }
+
     fn append_audit(&self, kind: &str, subject: &str, detail: &str) -> Result<u64, FloatError> {
         crate::memory::validate_audit_note(kind, subject, detail)?;
         let (k, s, d) = (kind.to_owned(), subject.to_owned(), detail.to_owned());
@@ -576,6 +597,10 @@ impl Ledger for SqliteLedger {
 
     fn open_topup_proposal(&self) -> Result<Option<TopUpProposal>, StoreError> {
         self.read(read::open_topup)
+    }
+
+    fn topup_proposals(&self, limit: usize) -> Result<Vec<TopUpProposal>, StoreError> {
+        self.read(|c| read::topups(c, limit))
     }
 
     fn audit_entries(&self, from_seq: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {

@@ -895,10 +895,7 @@ pub(crate) fn open_topup(
     p: &TopUpProposal,
 ) -> Result<Intake<TopUpProposal>, FloatError> {
     if let Some(old) = read::topup(c, &p.id)? {
-        let same = old.psbt == p.psbt
-            && old.unsigned_txid == p.unsigned_txid
-            && old.amount_wat == p.amount_wat;
-        return Ok(if same {
+        return Ok(if crate::memory::same_proposal(&old, p) {
             Intake::Replay(old)
         } else {
             Intake::Conflict(old)
@@ -907,16 +904,31 @@ pub(crate) fn open_topup(
     if let Some(open) = read::open_topup(c)? {
         return Err(FloatError::TopUpAlreadyOpen(open.id));
     }
+    if let Some(wid) = &p.withdrawal_id {
+        let w =
+            read::withdrawal(c, wid)?.ok_or_else(|| FloatError::UnknownWithdrawal(wid.clone()))?;
+        if w.state != PayoutState::Requested {
+            return Err(FloatError::WithdrawalNotRequested {
+                id: wid.clone(),
+                state: w.state,
+            });
+        }
+    }
     c.prepare_cached(
-        "INSERT INTO topups (id, psbt, unsigned_txid, amount_wat, state, created_at) VALUES (?1, ?2, ?3, ?4, 'open', ?5)",
+        "INSERT INTO topups (id, psbt, unsigned_txid, amount_wat, state, created_at, withdrawal_id) \
+         VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?6)",
     )
     .db()?
-    .execute(params![p.id, p.psbt, b(&p.unsigned_txid), i64_of(p.amount_wat), now_unix()])
+    .execute(params![
+        p.id,
+        p.psbt,
+        b(&p.unsigned_txid),
+        i64_of(p.amount_wat),
+        now_unix(),
+        p.withdrawal_id
+    ])
     .db()?;
-    let d = detail(&[
-        ("unsigned_txid", &p.unsigned_txid),
-        ("amount_wat", &p.amount_wat),
-    ]);
+    let d = crate::memory::proposal_detail(p);
     audit(c, "topup.opened", &p.id, &d)?;
     Ok(Intake::Created(read::topup(c, &p.id)?.ok_or_else(
         || StoreError::Corrupt("top-up vanished".into()),
@@ -938,12 +950,7 @@ pub(crate) fn close_topup(
     let (state, note) = match close {
         TopUpClose::Submitted { txid } => {
             let p = read::payout(c, txid)?.ok_or(FloatError::UnknownPayout(*txid))?;
-            if p.kind != PayoutKind::TopUp {
-                return Err(FloatError::NotATopUp {
-                    txid: *txid,
-                    kind: p.kind.as_str(),
-                });
-            }
+            check_close_kind(&t, &p)?;
             (TopUpState::Submitted, txid.to_string())
         }
         TopUpClose::Cancelled { reason } => (TopUpState::Cancelled, reason.clone()),
@@ -959,4 +966,41 @@ pub(crate) fn close_topup(
         &detail(&[("state", &state.as_str()), ("note", &note)]),
     )?;
     Ok(read::topup(c, id)?.ok_or_else(|| StoreError::Corrupt("top-up vanished".into()))?)
+}
+
+/// Commits the cold-signed transaction of proposal `id` and closes it, in the caller's
+/// transaction (one savepoint: a refusal anywhere leaves the proposal open and nothing
+/// committed).
+pub(crate) fn submit_proposal(
+    c: &Connection,
+    id: &str,
+    p: &PayoutCommit,
+    tx: &Transaction,
+) -> Result<Vec<Effect>, CommitError> {
+    let t = read::topup(c, id)?;
+    if proposal_submission(id, t.as_ref(), p)? {
+        audit(c, "topup.replay", id, &detail(&[("txid", &p.txid)]))?;
+        return Ok(Vec::new());
+    }
+    let t = t.ok_or_else(|| CommitError::UnknownProposal(id.to_owned()))?;
+    check_proposal_fit(&t, p, tx)?;
+    let effects = commit_payout(c, p, tx, None)?;
+    let note = p.txid.to_string();
+    let n = c
+        .prepare_cached(
+            "UPDATE topups SET state = 'submitted', close_note = ?2 WHERE id = ?1 AND state = 'open'",
+        )
+        .db()?
+        .execute(params![id, note])
+        .db()?;
+    if n != 1 {
+        return Err(StoreError::Corrupt(format!("proposal {id} changed under submission")).into());
+    }
+    audit(
+        c,
+        "topup.closed",
+        id,
+        &detail(&[("state", &TopUpState::Submitted.as_str()), ("note", &note)]),
+    )?;
+    Ok(effects)
 }

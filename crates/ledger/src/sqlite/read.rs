@@ -472,35 +472,63 @@ fn topup_where(
     cond: &str,
     arg: &dyn rusqlite::ToSql,
 ) -> Result<Option<TopUpProposal>, StoreError> {
-    let sql = format!(
-        "SELECT id, psbt, unsigned_txid, amount_wat, state, close_note FROM topups WHERE {cond}"
-    );
+    let sql = format!("SELECT {TOPUP_COLUMNS} FROM topups WHERE {cond}");
     let row = c
         .prepare_cached(&sql)
         .db()?
-        .query_row([arg], |r| {
-            Ok((
-                r.get::<_, String>(0)?,
-                r.get::<_, Vec<u8>>(1)?,
-                r.get::<_, Vec<u8>>(2)?,
-                r.get::<_, i64>(3)?,
-                r.get::<_, String>(4)?,
-                r.get::<_, Option<String>>(5)?,
-            ))
-        })
+        .query_row([arg], topup_row)
         .optional()
         .db()?;
-    row.map(|(id, psbt, t, a, s, note)| {
-        Ok(TopUpProposal {
-            id,
-            psbt,
-            unsigned_txid: txid_of(t)?,
-            amount_wat: u64_of(a, "amount")?,
-            state: TopUpState::parse(&s).ok_or_else(|| corrupt("top-up state"))?,
-            close_note: note,
-        })
+    row.map(decode_topup).transpose()
+}
+
+const TOPUP_COLUMNS: &str = "id, psbt, unsigned_txid, amount_wat, state, close_note, withdrawal_id";
+type TRow = (
+    String,
+    Vec<u8>,
+    Vec<u8>,
+    i64,
+    String,
+    Option<String>,
+    Option<String>,
+);
+
+fn topup_row(r: &Row<'_>) -> rusqlite::Result<TRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+fn decode_topup(row: TRow) -> Result<TopUpProposal, StoreError> {
+    let (id, psbt, t, a, s, note, withdrawal_id) = row;
+    Ok(TopUpProposal {
+        id,
+        withdrawal_id,
+        psbt,
+        unsigned_txid: txid_of(t)?,
+        amount_wat: u64_of(a, "amount")?,
+        state: TopUpState::parse(&s).ok_or_else(|| corrupt("top-up state"))?,
+        close_note: note,
     })
-    .transpose()
+}
+
+/// Every proposal, oldest first (insertion order), at most `limit`.
+pub(crate) fn topups(c: &Connection, limit: usize) -> Result<Vec<TopUpProposal>, StoreError> {
+    let sql = format!("SELECT {TOPUP_COLUMNS} FROM topups ORDER BY rowid LIMIT ?1");
+    let rows: Vec<TRow> = c
+        .prepare_cached(&sql)
+        .db()?
+        .query_map(params![i64::try_from(limit).unwrap_or(i64::MAX)], topup_row)
+        .db()?
+        .collect::<Result<_, _>>()
+        .db()?;
+    rows.into_iter().map(decode_topup).collect()
 }
 
 pub(crate) fn topup(c: &Connection, id: &str) -> Result<Option<TopUpProposal>, StoreError> {

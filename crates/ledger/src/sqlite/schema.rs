@@ -5,10 +5,53 @@
 //! refused rather than guessed at.
 
 use crate::store::StoreError;
-use rusqlite::Connection;
+use rusqlite::{Connection, OptionalExtension};
 
 /// Migration scripts; index 0 is version 1. Never edit a released one: append a new one.
-pub(crate) const MIGRATIONS: &[&str] = &[V1, V2];
+pub(crate) const MIGRATIONS: &[&str] = &[V1, V2, V3];
+
+/// Cold withdrawals: `payout_txs.kind` accepts `cold_withdrawal` (a table rebuild: SQLite cannot
+/// alter a CHECK constraint; rows, indexes and triggers are carried over unchanged), and a
+/// proposal may name the withdrawal it pays (`topups.withdrawal_id`).
+///
+/// Runs with foreign keys off (SQLite's documented table-rebuild procedure, see [`migrate`]);
+/// `PRAGMA foreign_key_check` must then find nothing before the migration commits.
+const V3: &str = r#"
+CREATE TABLE payout_txs_v3 (
+    txid              BLOB PRIMARY KEY CHECK (length(txid) = 32),
+    raw_tx            BLOB NOT NULL CHECK (length(raw_tx) > 0),
+    kind              TEXT NOT NULL CHECK (kind IN ('withdrawals', 'sweep', 'topup', 'cold_withdrawal')),
+    fee_wat           INTEGER NOT NULL CHECK (fee_wat >= 0),
+    state             TEXT NOT NULL CHECK (state IN ('signed', 'broadcast', 'confirmed', 'final', 'replaced_by', 'stuck')),
+    send_attempts     INTEGER NOT NULL DEFAULT 0 CHECK (send_attempts >= 0),
+    last_send_outcome TEXT,
+    height            INTEGER,
+    block_hash        BLOB,
+    confirmations     INTEGER,
+    replaced_by       BLOB REFERENCES payout_txs(txid),
+    replaces          BLOB REFERENCES payout_txs(txid),
+    stuck_reason      TEXT,
+    created_at        INTEGER NOT NULL,
+    CHECK ((state IN ('confirmed', 'final')) = (height IS NOT NULL AND block_hash IS NOT NULL AND confirmations IS NOT NULL)),
+    CHECK ((state = 'replaced_by') = (replaced_by IS NOT NULL))
+) STRICT;
+INSERT INTO payout_txs_v3 (txid, raw_tx, kind, fee_wat, state, send_attempts, last_send_outcome,
+    height, block_hash, confirmations, replaced_by, replaces, stuck_reason, created_at)
+SELECT txid, raw_tx, kind, fee_wat, state, send_attempts, last_send_outcome,
+    height, block_hash, confirmations, replaced_by, replaces, stuck_reason, created_at
+FROM payout_txs;
+DROP TABLE payout_txs;
+ALTER TABLE payout_txs_v3 RENAME TO payout_txs;
+CREATE INDEX payout_txs_state ON payout_txs(state);
+CREATE INDEX payout_txs_replaces ON payout_txs(replaces);
+CREATE INDEX payout_txs_replaced_by ON payout_txs(replaced_by);
+CREATE TRIGGER payout_txs_bytes_immutable BEFORE UPDATE OF txid, raw_tx, kind, fee_wat ON payout_txs
+BEGIN SELECT RAISE(ABORT, 'payout bytes are immutable'); END;
+CREATE TRIGGER payout_txs_never_deleted BEFORE DELETE ON payout_txs
+BEGIN SELECT RAISE(ABORT, 'payouts are never deleted'); END;
+
+ALTER TABLE topups ADD COLUMN withdrawal_id TEXT REFERENCES withdrawals(id);
+"#;
 
 /// Reverse edges of fee-bump families (a replacement must conflict with the whole family).
 const V2: &str = r#"
@@ -171,7 +214,25 @@ INSERT INTO audit_head (id, seq, hash) VALUES (1, 0, zeroblob(32));
 "#;
 
 /// Brings the database to the latest schema version; returns it.
+///
+/// Foreign keys are switched off for the migration (a no-op inside a transaction, so before
+/// it) and back on after, whatever happened: a table rebuild (V3) must not let `DROP TABLE`
+/// touch the rows that reference the table. Before committing, `PRAGMA foreign_key_check`
+/// must report nothing, so a migration can never commit a dangling reference.
 pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
+    migrate_to(conn, MIGRATIONS.len() as u32)
+}
+
+/// [`migrate`], stopping at version `target` (tests build older databases with it).
+pub(crate) fn migrate_to(conn: &mut Connection, target: u32) -> Result<u32, StoreError> {
+    let db = |e: rusqlite::Error| StoreError::Backend(format!("migration: {e}"));
+    conn.execute_batch("PRAGMA foreign_keys=OFF").map_err(db)?;
+    let r = migrate_fk_off(conn, target.min(MIGRATIONS.len() as u32));
+    conn.execute_batch("PRAGMA foreign_keys=ON").map_err(db)?;
+    r
+}
+
+fn migrate_fk_off(conn: &mut Connection, target: u32) -> Result<u32, StoreError> {
     let db = |e: rusqlite::Error| StoreError::Backend(format!("migration: {e}"));
     let tx = conn
         .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
@@ -196,7 +257,12 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
             "database schema version {current} is newer than this program's {latest}"
         )));
     }
-    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    for (i, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(target as usize)
+        .skip(current as usize)
+    {
         let version = i as u32 + 1;
         tx.execute_batch(sql).map_err(db)?;
         tx.execute(
@@ -205,6 +271,15 @@ pub(crate) fn migrate(conn: &mut Connection) -> Result<u32, StoreError> {
         )
         .map_err(db)?;
     }
+    let dangling: Option<String> = tx
+        .query_row("PRAGMA foreign_key_check", [], |r| r.get(0))
+        .optional()
+        .map_err(db)?;
+    if let Some(table) = dangling {
+        return Err(StoreError::Corrupt(format!(
+            "migration left a dangling reference in table {table}"
+        )));
+    }
     tx.commit().map_err(db)?;
-    Ok(latest)
+    Ok(current.max(target))
 }
