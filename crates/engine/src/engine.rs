@@ -235,7 +235,9 @@ impl Engine {
         let l2 = Arc::clone(&ledger);
         let (tip, coins, live) = tokio::task::spawn_blocking(move || {
             let tip = l2.tip()?;
-            let coins = l2.spendable_coins()?;
+            // The whole watch set (dust, reserved, unconfirmed and cold coins included), not
+            // just what a payout may spend: any of them spent by a stranger must freeze.
+            let coins = l2.unspent_coins()?;
             let live = l2.payouts_in_states(&[
                 PayoutState::Signed,
                 PayoutState::Broadcast,
@@ -254,7 +256,9 @@ impl Engine {
         })
         .await
         .map_err(|e| StoreError::Backend(e.to_string()))??;
-        let mut index = CoinIndex::new(tip.is_none());
+        // Complete: every coin of ours the ledger holds unspent is indexed, so a restarted
+        // engine neither misses a spend nor hands every foreign input to the ledger.
+        let mut index = CoinIndex::new(true);
         for c in coins.iter().chain(live.iter()) {
             if c.spent_by.is_none() {
                 index.insert(c.outpoint, tracked(c));
@@ -913,8 +917,9 @@ impl Core {
             self.freeze(&reason).await?;
             return Ok(());
         }
-        if at_start && !complete {
-            // Check the largest confirmed hot coins against the node's UTXO set.
+        if at_start {
+            // Check the largest confirmed hot coins against the node's UTXO set (the index
+            // was built from the ledger, so only the node can say the ledger is wrong).
             let mut coins = self.db(|l| l.spendable_coins()).await?;
             coins.retain(|c| c.height.is_some());
             coins.sort_by_key(|c| std::cmp::Reverse(c.value_wat));

@@ -4,8 +4,10 @@
 //!
 //! Module invariant: when the index is complete, every unspent output of ours is in it, so a
 //! block with thousands of foreign inputs needs no database lookup; when it is not (after a
-//! restart or a reorg without undo data) every spend and every txid is handed to the ledger,
-//! which then looks them up itself. Either way no spend of ours is missed.
+//! failed block commit or a reorg without undo data) every spend and every txid is handed to
+//! the ledger, which then looks them up itself. Either way no spend of ours is missed. At
+//! start the index is rebuilt complete from the ledger's `unspent_coins` (dust, reserved,
+//! unconfirmed and cold coins included), never from the narrower `spendable_coins`.
 
 use std::collections::{HashMap, VecDeque};
 

@@ -55,6 +55,10 @@ pub const CHECKS: &[Check] = &[
         original_confirming_beats_replacement,
     ),
     ("foreign_spend_freezes", foreign_spend_freezes),
+    (
+        "unspent_coins_is_the_whole_watch_set",
+        unspent_coins_is_the_whole_watch_set,
+    ),
     ("freeze_topups_and_notes", freeze_topups_and_notes),
     ("reject_is_only_before_a_tx", reject_is_only_before_a_tx),
     ("balances_add_up", balances_add_up),
@@ -1070,6 +1074,60 @@ pub fn foreign_spend_freezes(l: &dyn Ledger) {
     l.mark_conflicting_spend(&next.txid, None).expect("mark");
     assert_eq!(state_of(l, "b"), PayoutState::Stuck);
     assert!(l.freeze_state().expect("f").frozen);
+}
+
+/// `unspent_coins` lists every coin of ours not seen spent: dust, reserved, unconfirmed
+/// change and cold coins included (they are missing from `spendable_coins`); a spend of each
+/// one of them by a stranger freezes, and a spent coin leaves the set.
+pub fn unspent_coins_is_the_whole_watch_set(l: &dyn Ledger) {
+    let hot = fund(l, &[100_000, 50_000]);
+    let dust = fund_with(l, &[500], Keychain::HotExternal, true);
+    let cold = fund_with(l, &[70_000], Keychain::ColdExternal, false);
+    l.request_withdrawal(&wreq("a", 1, 30_000)).expect("a");
+    let c = payout_commit(&[(hot[0], 100_000)], &[("a", 1, 30_000)], 69_000, 5);
+    l.commit_payout(&c).expect("commit");
+    let change = c.change[0].outpoint;
+    let ops = |v: Vec<Coin>| v.iter().map(|c| c.outpoint).collect::<Vec<OutPoint>>();
+    let unspent = ops(l.unspent_coins().expect("unspent"));
+    let spendable = ops(l.spendable_coins().expect("spendable"));
+    for (what, op) in [
+        ("reserved", hot[0]),
+        ("free", hot[1]),
+        ("dust", dust[0]),
+        ("cold", cold[0]),
+        ("unconfirmed change", change),
+    ] {
+        assert!(unspent.contains(&op), "{what} coin {op} is unspent");
+    }
+    assert_eq!(unspent.len(), 5, "{unspent:?}");
+    let mut sorted = unspent.clone();
+    sorted.sort();
+    assert_eq!(unspent, sorted, "ordered by outpoint");
+    assert!(
+        !spendable.contains(&dust[0]) && !spendable.contains(&hot[0]),
+        "dust and reserved coins are watched, not spendable"
+    );
+    // A stranger spends the dust coin: it freezes and the coin leaves the set.
+    let thief = fake_txid();
+    let mut u = next_block(l, 0);
+    u.txids = vec![thief];
+    u.spends = vec![(dust[0], thief)];
+    l.block_connected(&u).expect("block");
+    let fs = l.freeze_state().expect("f");
+    assert!(fs.frozen, "a spend of a dust hot coin freezes");
+    assert!(fs.reason.unwrap_or_default().contains(&thief.to_string()));
+    let unspent = ops(l.unspent_coins().expect("unspent"));
+    assert!(!unspent.contains(&dust[0]), "a spent coin is not unspent");
+    assert_eq!(unspent.len(), 4);
+    // The reserved coin too: its payout is stuck and the system stays frozen.
+    l.unfreeze("investigated").expect("unfreeze");
+    let thief2 = fake_txid();
+    let mut u = next_block(l, 0);
+    u.txids = vec![thief2];
+    u.spends = vec![(hot[0], thief2)];
+    l.block_connected(&u).expect("block");
+    assert!(l.freeze_state().expect("f").frozen);
+    assert_eq!(state_of(l, "a"), PayoutState::Stuck);
 }
 
 /// Freeze/unfreeze are recorded; one open top-up at a time; audit notes.

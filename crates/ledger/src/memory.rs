@@ -1055,6 +1055,15 @@ impl Ledger for MemoryLedger {
             .collect())
     }
 
+    fn unspent_coins(&self) -> Result<Vec<Coin>, StoreError> {
+        let s = self.lock();
+        Ok(s.coins
+            .values()
+            .filter(|c| c.spent_by.is_none())
+            .cloned()
+            .collect())
+    }
+
     fn balances(&self) -> Result<Balances, StoreError> {
         let s = self.lock();
         let mut b = Balances::default();

@@ -554,6 +554,10 @@ impl Ledger for SqliteLedger {
         self.read(read::spendable_coins)
     }
 
+    fn unspent_coins(&self) -> Result<Vec<Coin>, StoreError> {
+        self.read(read::unspent_coins)
+    }
+
     fn balances(&self) -> Result<Balances, StoreError> {
         self.read(read::balances)
     }
