@@ -32,6 +32,13 @@ pub enum StoreError {
     /// The store's writer is gone (shut down or crashed).
     #[error("ledger store is closed")]
     Closed,
+    /// The write queue is full (intake refused at once instead of waiting; HTTP 503 with
+    /// `Retry-After`). Nothing was queued.
+    #[error("ledger write queue is full ({queue_depth} writes waiting); retry later")]
+    Busy {
+        /// The queue's capacity.
+        queue_depth: usize,
+    },
 }
 
 /// Why an intake (withdrawal request, voucher creation, redemption) failed. Nothing changed.
