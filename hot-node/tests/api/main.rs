@@ -7,3 +7,4 @@ mod common;
 mod auth_limits;
 mod bad_input;
 mod idempotency;
+mod store_backpressure;
