@@ -47,6 +47,15 @@ fn mb(kb: u64) -> f64 {
     kb as f64 / 1024.0
 }
 
+/// Prints RSS and peak RSS so far, after a named phase.
+fn phase(name: &str) {
+    eprintln!(
+        "  after {name}: RSS {:.1} MB, peak {:.1} MB",
+        mb(status_kb("VmRSS:")),
+        mb(status_kb("VmHWM:"))
+    );
+}
+
 fn account(words: &str) -> Account {
     let seed = Mnemonic::parse(words).unwrap().to_seed("");
     Account::from_seed(
@@ -218,6 +227,7 @@ async fn run(utxos: usize) {
     let engine = start().await.unwrap();
     wait_synced(&engine, height).await;
     let synced = t0.elapsed();
+    phase("sync");
     let b = ledger.balances().unwrap();
     let unspent = ledger.unspent_coins().unwrap().len();
     assert_eq!(unspent, utxos, "every hot UTXO is in the ledger");
@@ -229,6 +239,7 @@ async fn run(utxos: usize) {
     sim.mine(1);
     wait_synced(&engine, height + 1).await;
     let paid = t0.elapsed();
+    phase("3 payout batches + block");
     // Restart: the spend index is rebuilt from the ledger's whole watch set.
     engine.shutdown().await;
     drop(engine);
@@ -236,6 +247,7 @@ async fn run(utxos: usize) {
     let engine = start().await.unwrap();
     wait_synced(&engine, height + 1).await;
     let restarted = t0.elapsed();
+    phase("restart + resync");
     pay(&ledger, &engine, 3, 20).await;
     sim.mine(1);
     wait_synced(&engine, height + 2).await;
