@@ -238,7 +238,9 @@ impl Engine {
         let l2 = Arc::clone(&ledger);
         let (tip, coins, live) = tokio::task::spawn_blocking(move || {
             let tip = l2.tip()?;
-            let coins = l2.spendable_coins()?;
+            // The whole watch set (dust, reserved, unconfirmed and cold coins included), not
+            // just what a payout may spend: any of them spent by a stranger must freeze.
+            let coins = l2.unspent_coins()?;
             let live = l2.payouts_in_states(&[
                 PayoutState::Signed,
                 PayoutState::Broadcast,
@@ -257,7 +259,12 @@ impl Engine {
         })
         .await
         .map_err(|e| StoreError::Backend(e.to_string()))??;
-        let mut index = CoinIndex::new(tip.is_none());
+        // Complete: every coin of ours the ledger holds unspent is indexed, so a restarted
+        // engine neither misses a spend nor hands every foreign input to the ledger.
+        let mut index = CoinIndex::new(true);
+        if tip.is_some() {
+            index.mark_rebuilt_from_ledger();
+        }
         for c in coins.iter().chain(live.iter()) {
             if c.spent_by.is_none() {
                 index.insert(c.outpoint, tracked(c));
@@ -417,10 +424,15 @@ impl EngineHandle {
             .address(0, index)
             .ok_or_else(|| EngineError::Busy(format!("cannot derive receive index {index}")))?;
         let l = Arc::clone(&self.core.ledger);
-        let a = address.to_string();
-        // The record of the decision (best effort: the index is already persisted).
+        // The record of the decision, in the one format the API also writes and reads back
+        // (best effort: the index is already persisted).
+        let detail = format!("address={address}");
         std::thread::spawn(move || {
-            let _ = l.append_audit("address.issued", &a, &format!("index={index}"));
+            let _ = l.append_audit(
+                mona_ledger::AUDIT_ADDRESS_ISSUED,
+                &mona_ledger::address_issued_subject(index),
+                &detail,
+            );
         });
         Ok(DepositAddress { address, index })
     }
@@ -849,7 +861,7 @@ impl Core {
                         Metrics::inc(&self.metrics.blocks_connected);
                         moved = true;
                         if h < end {
-                            failpoint::hit(failpoint::DURING_SYNC);
+                            failpoint::hit_async(failpoint::DURING_SYNC).await;
                         }
                     }
                     Ok(Err(e)) => {
@@ -911,9 +923,13 @@ impl Core {
     /// itself, which freezes in the same transaction.)
     async fn reconcile(&self, at_start: bool) -> Res<()> {
         let b = self.db(|l| l.balances()).await?;
-        let (complete, chain_hot) = {
+        let (complete, rebuilt, chain_hot) = {
             let w = lock(&self.wallet);
-            (w.index.is_complete(), w.index.hot_confirmed_wat())
+            (
+                w.index.is_complete(),
+                w.index.is_rebuilt_from_ledger(),
+                w.index.hot_confirmed_wat(),
+            )
         };
         if complete && chain_hot < b.hot_confirmed_wat {
             let reason = format!(
@@ -923,8 +939,9 @@ impl Core {
             self.freeze(&reason).await?;
             return Ok(());
         }
-        if at_start && !complete {
-            // Check the largest confirmed hot coins against the node's UTXO set.
+        if at_start && (!complete || rebuilt) {
+            // Check the largest confirmed hot coins against the node's UTXO set (an index
+            // rebuilt from the ledger holds the ledger's word: only the node can refute it).
             let mut coins = self.db(|l| l.spendable_coins()).await?;
             coins.retain(|c| c.height.is_some());
             coins.sort_by_key(|c| std::cmp::Reverse(c.value_wat));
@@ -1060,7 +1077,7 @@ impl Core {
         self.metrics
             .node_call(outcome.is_success(), t0.elapsed().as_micros() as u64);
         self.metrics.broadcast(outcome.class_name());
-        failpoint::hit(failpoint::AFTER_BROADCAST_BEFORE_RECORD);
+        failpoint::hit_async(failpoint::AFTER_BROADCAST_BEFORE_RECORD).await;
         let so = to_send_outcome(&outcome);
         tracing::info!(%txid, attempt, outcome = so.kind(), "payout sent");
         match self.db(move |l| l.record_send_attempt(&txid, &so)).await {
@@ -1422,7 +1439,7 @@ impl Core {
             .hot
             .sign(&built.psbt, &built.inputs)
             .map_err(|e: SignError| format!("signing a payout: {e}"))?;
-        failpoint::hit(failpoint::MID_BATCH);
+        failpoint::hit_async(failpoint::MID_BATCH).await;
         let change = self.our_outputs(&tx);
         let commit = PayoutCommit {
             kind: PayoutKind::Withdrawals,
@@ -1447,7 +1464,7 @@ impl Core {
             .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
         lock(&self.rt).daily.push_back((Instant::now(), total));
         tracing::info!(txid = %commit.txid, withdrawals = n, fee = commit.fee_wat, "payout committed");
-        failpoint::hit(failpoint::AFTER_COMMIT_BEFORE_BROADCAST);
+        failpoint::hit_async(failpoint::AFTER_COMMIT_BEFORE_BROADCAST).await;
         self.perform(effects).await;
         Ok(full)
     }

@@ -1,9 +1,11 @@
 //! Named crash points for the crash-matrix tests (issue 5), inert unless `MONA_FAILPOINT`
 //! names one of them.
 //!
-//! Module invariant: with the variable unset (or naming another point) [`hit`] does nothing;
-//! with it set to a point's name, reaching that point prints `FAILPOINT <name>` to stderr and
-//! blocks that thread forever, so the test can SIGKILL the process at exactly that moment.
+//! Module invariant: with the variable unset (or naming another point) [`hit`] and
+//! [`hit_async`] do nothing; with it set to a point's name, reaching that point prints
+//! `FAILPOINT <name>` to stderr and never goes past it, so the test can SIGKILL the process at
+//! exactly that moment. From async code use [`hit_async`]: it parks only its own task, never a
+//! runtime worker thread (the rest of the daemon keeps running until the kill).
 
 use std::sync::OnceLock;
 
@@ -49,8 +51,34 @@ pub fn hit(name: &str) {
     }
 }
 
+/// Reaches failpoint `name` from async code: if it is armed, prints the marker and never
+/// completes, without blocking the worker thread (the task stays parked until the kill).
+pub async fn hit_async(name: &'static str) {
+    park_if(is_armed(name), name).await;
+}
+
+async fn park_if(armed: bool, name: &'static str) {
+    if armed {
+        eprintln!("FAILPOINT {name}");
+        std::future::pending::<()>().await;
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    #[tokio::test(flavor = "current_thread")]
+    async fn armed_async_point_parks_its_task_not_the_thread() {
+        let parked = tokio::spawn(super::park_if(true, "test_point"));
+        // On a single-threaded runtime this task runs only if the parked one let go of the
+        // thread (a thread sleep inside it would hang here).
+        let other = tokio::spawn(async { 7 });
+        assert_eq!(other.await.expect("other task"), 7);
+        tokio::task::yield_now().await;
+        assert!(!parked.is_finished(), "an armed point never goes past");
+        parked.abort();
+        super::park_if(false, "test_point").await;
+    }
+
     #[test]
     fn unarmed_points_return() {
         // The test process never sets MONA_FAILPOINT to a real point name.

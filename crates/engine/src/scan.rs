@@ -4,8 +4,10 @@
 //!
 //! Module invariant: when the index is complete, every unspent output of ours is in it, so a
 //! block with thousands of foreign inputs needs no database lookup; when it is not (after a
-//! restart or a reorg without undo data) every spend and every txid is handed to the ledger,
-//! which then looks them up itself. Either way no spend of ours is missed.
+//! failed block commit or a reorg without undo data) every spend and every txid is handed to
+//! the ledger, which then looks them up itself. Either way no spend of ours is missed. At
+//! start the index is rebuilt complete from the ledger's `unspent_coins` (dust, reserved,
+//! unconfirmed and cold coins included), never from the narrower `spendable_coins`.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -42,6 +44,7 @@ pub struct CoinIndex {
     coins: HashMap<OutPoint, TrackedCoin>,
     complete: bool,
     undo: VecDeque<(BlockHash, Undo)>,
+    rebuilt: bool,
 }
 
 /// How many blocks of undo data are kept (reorgs up to 100 deep are handled).
@@ -59,6 +62,17 @@ impl CoinIndex {
     /// Whether every unspent coin of ours is in the index.
     pub fn is_complete(&self) -> bool {
         self.complete
+    }
+
+    /// Records that the coins came from the ledger at a restart, not from scanning the chain:
+    /// they are the ledger's word, so the start-time reconciliation checks them at the node.
+    pub fn mark_rebuilt_from_ledger(&mut self) {
+        self.rebuilt = true;
+    }
+
+    /// Whether the coins came from the ledger at a restart.
+    pub fn is_rebuilt_from_ledger(&self) -> bool {
+        self.rebuilt
     }
 
     /// Forgets that the index is complete (every spend then goes to the ledger).

@@ -55,6 +55,14 @@ pub const CHECKS: &[Check] = &[
         original_confirming_beats_replacement,
     ),
     ("foreign_spend_freezes", foreign_spend_freezes),
+    (
+        "rejected_voucher_redemption_is_released",
+        rejected_voucher_redemption_is_released,
+    ),
+    (
+        "unspent_coins_is_the_whole_watch_set",
+        unspent_coins_is_the_whole_watch_set,
+    ),
     ("freeze_topups_and_notes", freeze_topups_and_notes),
     ("reject_is_only_before_a_tx", reject_is_only_before_a_tx),
     ("balances_add_up", balances_add_up),
@@ -1120,6 +1128,151 @@ pub fn foreign_spend_freezes(l: &dyn Ledger) {
     assert!(l.freeze_state().expect("f").frozen);
 }
 
+/// A voucher whose withdrawal policy rejects is owed in full: the rejection makes it
+/// redeemable again in the same transaction (on the record); the next redemption, to any
+/// address, creates a fresh `voucher:<id>` withdrawal, and it can never be paid twice.
+pub fn rejected_voucher_redemption_is_released(l: &dyn Ledger) {
+    let code = "a voucher code the holder keeps 0123456789abcdef";
+    let v = NewVoucher {
+        id: "v1".into(),
+        code_hash: CodeHash::of_code(code),
+        amount_wat: 40_000,
+    };
+    l.create_voucher(&v).expect("create");
+    let coins = fund(l, &[100_000]);
+    let Redemption::Created(w) = l
+        .redeem_voucher(&CodeHash::of_code(code), &dest(1))
+        .expect("redeem")
+    else {
+        panic!("first redemption creates")
+    };
+    let h0 = head(l).seq;
+    let rejected = l
+        .reject_withdrawal(&w.id, "destination refused by policy")
+        .expect("reject");
+    assert_eq!(rejected.state, PayoutState::Rejected);
+    let stored = l.voucher("v1").expect("read").expect("exists");
+    assert_eq!(stored.state, VoucherState::Active, "redeemable again");
+    assert_eq!((stored.redeemed_to, stored.withdrawal_id), (None, None));
+    let kinds: Vec<String> = l
+        .audit_entries(h0 + 1, 10)
+        .expect("audit")
+        .into_iter()
+        .map(|e| e.kind)
+        .collect();
+    assert_eq!(kinds, vec!["withdrawal.rejected", VOUCHER_RELEASED]);
+    // The rejected withdrawal stays visible (with its reason) until the next redemption.
+    assert_eq!(
+        l.withdrawal("voucher:v1")
+            .expect("read")
+            .expect("exists")
+            .reject_reason
+            .as_deref(),
+        Some("destination refused by policy")
+    );
+    // A request withdrawal's rejection touches no voucher.
+    l.request_withdrawal(&wreq("plain", 3, 1_000)).expect("req");
+    l.reject_withdrawal("plain", "no").expect("reject plain");
+    assert_eq!(
+        l.voucher("v1").expect("read").expect("v1").state,
+        VoucherState::Active
+    );
+    // Redeemed again, to another address: a fresh requested withdrawal under the same key.
+    let Redemption::Created(w2) = l
+        .redeem_voucher(&CodeHash::of_code(code), &dest(2))
+        .expect("redeem again")
+    else {
+        panic!("a released voucher redeems again")
+    };
+    assert_eq!(w2.id, "voucher:v1");
+    assert_eq!(w2.state, PayoutState::Requested);
+    assert_eq!(w2.destination, dest(2));
+    assert_eq!(w2.reject_reason, None);
+    assert_eq!(
+        l.redeem_voucher(&CodeHash::of_code(code), &dest(1))
+            .expect("conflict"),
+        Redemption::Conflict(w2.clone()),
+        "redeemed again: another address is a conflict"
+    );
+    assert!(l
+        .audit_entries(h0 + 1, 20)
+        .expect("audit")
+        .iter()
+        .any(|e| e.kind == WITHDRAWAL_DISCARDED && e.subject == "voucher:v1"));
+    // Paid once: after a transaction exists the voucher can no longer be released.
+    let c = payout_commit(
+        &[(coins[0], 100_000)],
+        &[("voucher:v1", 2, 40_000)],
+        59_000,
+        5,
+    );
+    l.commit_payout(&c).expect("commit");
+    assert!(l.reject_withdrawal("voucher:v1", "too late").is_err());
+    assert_eq!(
+        l.voucher("v1").expect("read").expect("v1").state,
+        VoucherState::Redeemed
+    );
+    assert_eq!(
+        l.redeem_voucher(&CodeHash::of_code(code), &dest(2))
+            .expect("replay"),
+        Redemption::Replay(l.withdrawal("voucher:v1").expect("r").expect("w")),
+    );
+}
+
+/// `unspent_coins` lists every coin of ours not seen spent: dust, reserved, unconfirmed
+/// change and cold coins included (they are missing from `spendable_coins`); a spend of each
+/// one of them by a stranger freezes, and a spent coin leaves the set.
+pub fn unspent_coins_is_the_whole_watch_set(l: &dyn Ledger) {
+    let hot = fund(l, &[100_000, 50_000]);
+    let dust = fund_with(l, &[500], Keychain::HotExternal, true);
+    let cold = fund_with(l, &[70_000], Keychain::ColdExternal, false);
+    l.request_withdrawal(&wreq("a", 1, 30_000)).expect("a");
+    let c = payout_commit(&[(hot[0], 100_000)], &[("a", 1, 30_000)], 69_000, 5);
+    l.commit_payout(&c).expect("commit");
+    let change = c.change[0].outpoint;
+    let ops = |v: Vec<Coin>| v.iter().map(|c| c.outpoint).collect::<Vec<OutPoint>>();
+    let unspent = ops(l.unspent_coins().expect("unspent"));
+    let spendable = ops(l.spendable_coins().expect("spendable"));
+    for (what, op) in [
+        ("reserved", hot[0]),
+        ("free", hot[1]),
+        ("dust", dust[0]),
+        ("cold", cold[0]),
+        ("unconfirmed change", change),
+    ] {
+        assert!(unspent.contains(&op), "{what} coin {op} is unspent");
+    }
+    assert_eq!(unspent.len(), 5, "{unspent:?}");
+    let mut sorted = unspent.clone();
+    sorted.sort();
+    assert_eq!(unspent, sorted, "ordered by outpoint");
+    assert!(
+        !spendable.contains(&dust[0]) && !spendable.contains(&hot[0]),
+        "dust and reserved coins are watched, not spendable"
+    );
+    // A stranger spends the dust coin: it freezes and the coin leaves the set.
+    let thief = fake_txid();
+    let mut u = next_block(l, 0);
+    u.txids = vec![thief];
+    u.spends = vec![(dust[0], thief)];
+    l.block_connected(&u).expect("block");
+    let fs = l.freeze_state().expect("f");
+    assert!(fs.frozen, "a spend of a dust hot coin freezes");
+    assert!(fs.reason.unwrap_or_default().contains(&thief.to_string()));
+    let unspent = ops(l.unspent_coins().expect("unspent"));
+    assert!(!unspent.contains(&dust[0]), "a spent coin is not unspent");
+    assert_eq!(unspent.len(), 4);
+    // The reserved coin too: its payout is stuck and the system stays frozen.
+    l.unfreeze("investigated").expect("unfreeze");
+    let thief2 = fake_txid();
+    let mut u = next_block(l, 0);
+    u.txids = vec![thief2];
+    u.spends = vec![(hot[0], thief2)];
+    l.block_connected(&u).expect("block");
+    assert!(l.freeze_state().expect("f").frozen);
+    assert_eq!(state_of(l, "a"), PayoutState::Stuck);
+}
+
 /// Freeze/unfreeze are recorded; one open top-up at a time; audit notes.
 pub fn freeze_topups_and_notes(l: &dyn Ledger) {
     let h0 = head(l).seq;
@@ -1828,7 +1981,7 @@ pub enum ModelOp {
     Block,
     /// Disconnect the tip.
     Reorg,
-    /// Reject withdrawal `k`.
+    /// Reject withdrawal `k` (4 and 5: the withdrawals of vouchers `v0` and `v1`).
     Reject(u8),
     /// Freeze / unfreeze.
     Freeze(bool),
@@ -1972,7 +2125,14 @@ pub fn apply_model_op(l: &dyn Ledger, op: &ModelOp, salt: u32) -> String {
             Some(t) => format!("{:?}", l.block_disconnected(&t)),
             None => "skip".into(),
         },
-        ModelOp::Reject(k) => format!("{:?}", l.reject_withdrawal(&format!("k{k}"), "policy")),
+        ModelOp::Reject(k) => {
+            // 4 and 5 reject the withdrawals of vouchers v0 and v1 (which release them).
+            let id = match k.checked_sub(4) {
+                Some(v) => format!("{VOUCHER_WITHDRAWAL_PREFIX}v{v}"),
+                None => format!("k{k}"),
+            };
+            format!("{:?}", l.reject_withdrawal(&id, "policy"))
+        }
         ModelOp::Freeze(true) => format!("{:?}", l.freeze("model freeze")),
         ModelOp::Freeze(false) => format!("{:?}", l.unfreeze("model unfreeze")),
         ModelOp::Bump(i) => {

@@ -58,7 +58,7 @@ pub use machine::{
 };
 pub use memory::MemoryLedger;
 pub use model::*;
-pub use sqlite::{Pending, SqliteLedger, SqliteOptions};
+pub use sqlite::{Pending, SqliteLedger, SqliteOptions, WriterHold};
 pub use store::{
     BlockError, CommitError, FloatError, IntakeError, Ledger, PayoutOpError, StoreError,
 };

@@ -483,6 +483,19 @@ impl Ledger for MemoryLedger {
                     Redemption::Conflict(view)
                 });
             }
+            if let Some(old) = s.withdrawals.get(&wid) {
+                // A released voucher: its rejected withdrawal gives the id back.
+                if old.state != WState::Rejected || old.txid.is_some() {
+                    return Err(StoreError::Corrupt(format!(
+                        "{wid} exists in state {} while its voucher is active",
+                        s.view(old).state
+                    ))
+                    .into());
+                }
+                let state = s.view(old).state;
+                s.withdrawals.remove(&wid);
+                s.audit(WITHDRAWAL_DISCARDED, &wid, &detail(&[("state", &state)]));
+            }
             let row = WRow {
                 id: wid.clone(),
                 source: WithdrawalSource::Voucher {
@@ -550,6 +563,26 @@ impl Ledger for MemoryLedger {
             w.reject_reason = Some(reason.to_owned());
             let w = w.clone();
             s.audit("withdrawal.rejected", id, &detail(&[("reason", &reason)]));
+            if let WithdrawalSource::Voucher { voucher_id } = &w.source {
+                // The voucher is owed in full: redeemable again, atomically, on the record.
+                let v = s
+                    .vouchers
+                    .get_mut(voucher_id)
+                    .filter(|v| {
+                        v.state == VoucherState::Redeemed && v.withdrawal_id.as_deref() == Some(id)
+                    })
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("voucher {voucher_id} is not redeemed by {id}"))
+                    })?;
+                v.state = VoucherState::Active;
+                v.redeemed_to = None;
+                v.withdrawal_id = None;
+                s.audit(
+                    VOUCHER_RELEASED,
+                    voucher_id,
+                    &detail(&[("withdrawal", &id)]),
+                );
+            }
             Ok(s.view(&w))
         })
     }
@@ -1099,6 +1132,15 @@ impl Ledger for MemoryLedger {
                     && !c.is_dust
                     && (c.height.is_some() || c.created_by.is_some_and(|t| s.change_spendable(&t)))
             })
+            .cloned()
+            .collect())
+    }
+
+    fn unspent_coins(&self) -> Result<Vec<Coin>, StoreError> {
+        let s = self.lock();
+        Ok(s.coins
+            .values()
+            .filter(|c| c.spent_by.is_none())
             .cloned()
             .collect())
     }

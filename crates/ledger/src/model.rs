@@ -23,6 +23,26 @@ pub const BLOCK_HASH_RETENTION: u32 = 288;
 /// Prefix of the withdrawal id created by a voucher redemption (`voucher:<voucher id>`).
 /// Caller ids cannot contain `:`, so they never collide with it.
 pub const VOUCHER_WITHDRAWAL_PREFIX: &str = "voucher:";
+/// Audit kind: a voucher whose withdrawal policy rejected is redeemable again (subject: the
+/// voucher id; detail `withdrawal=<id>`).
+pub const VOUCHER_RELEASED: &str = "voucher.released";
+/// Audit kind: a released voucher's rejected withdrawal gave its id back to a new redemption
+/// (subject: the withdrawal id).
+pub const WITHDRAWAL_DISCARDED: &str = "withdrawal.discarded";
+/// Audit kind of an issued hot deposit address; subject [`address_issued_subject`], detail
+/// `address=<address>`.
+pub const AUDIT_ADDRESS_ISSUED: &str = "address.issued";
+
+/// The audit subject of an issued hot deposit address: `hot_external/<index>` (one format for
+/// the API and the engine, parsed back by [`parse_address_issued_subject`]).
+pub fn address_issued_subject(index: u32) -> String {
+    format!("hot_external/{index}")
+}
+
+/// The derivation index in an `address.issued` audit subject, if it is one.
+pub fn parse_address_issued_subject(subject: &str) -> Option<u32> {
+    subject.strip_prefix("hot_external/")?.parse().ok()
+}
 
 /// Why a caller's input was refused. Nothing changed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

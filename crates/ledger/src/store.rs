@@ -32,6 +32,13 @@ pub enum StoreError {
     /// The store's writer is gone (shut down or crashed).
     #[error("ledger store is closed")]
     Closed,
+    /// The write queue is full (intake refused at once instead of waiting; HTTP 503 with
+    /// `Retry-After`). Nothing was queued.
+    #[error("ledger write queue is full ({queue_depth} writes waiting); retry later")]
+    Busy {
+        /// The queue's capacity.
+        queue_depth: usize,
+    },
 }
 
 /// Why an intake (withdrawal request, voucher creation, redemption) failed. Nothing changed.
@@ -381,6 +388,11 @@ pub trait Ledger: Send + Sync {
     /// Hot coins a new payout may spend: unspent, unreserved, not dust, confirmed or change of
     /// our own live payout that has no fee-bump family; ordered by outpoint.
     fn spendable_coins(&self) -> Result<Vec<Coin>, StoreError>;
+    /// Every coin of ours not yet seen spent in the stored chain, hot and cold, whatever its
+    /// value (dust included), confirmation or reservation; ordered by outpoint. This is the
+    /// complete watch set: a block input spending any of these must reach `block_connected`
+    /// (invariant 6), so it is what a restarted daemon rebuilds its spend index from.
+    fn unspent_coins(&self) -> Result<Vec<Coin>, StoreError>;
     /// Sums for reconciliation.
     fn balances(&self) -> Result<Balances, StoreError>;
     /// The freeze flag.

@@ -161,6 +161,10 @@ fn bad_id(e: impl ToString) -> ApiError {
 fn intake_error(e: IntakeError) -> ApiError {
     match e {
         IntakeError::Invalid(i) => ApiError::unprocessable(CODE_BAD_REQUEST, i.to_string()),
+        // The ledger's write queue is full: the same answer as the admission bound.
+        IntakeError::Store(busy @ mona_ledger::StoreError::Busy { .. }) => {
+            ApiError::unavailable(CODE_OVERLOADED, busy.to_string(), 1)
+        }
         other => ApiError::storage(other),
     }
 }

@@ -52,8 +52,9 @@ use crate::engine::Engine;
 use crate::metrics::Metrics;
 use crate::secret::ApiToken;
 
-/// Audit kind of an issued hot deposit address (subject `hot_external/<index>`).
-pub const AUDIT_ADDRESS_ISSUED: &str = "address.issued";
+/// Audit kind of an issued hot deposit address (subject `hot_external/<index>`, the format
+/// the engine writes too).
+pub use mona_ledger::AUDIT_ADDRESS_ISSUED;
 
 /// Everything the API needs, handed in by `run` (or a test).
 pub struct AppParts {
@@ -181,7 +182,7 @@ impl App {
             ApiError::internal(format!("cannot derive hot receive address {index}"))
         })?;
         let ledger = self.0.ledger.clone();
-        let subject = format!("hot_external/{index}");
+        let subject = mona_ledger::address_issued_subject(index);
         let detail = format!("address={address}");
         run_blocking(move || ledger.append_audit(AUDIT_ADDRESS_ISSUED, &subject, &detail))
             .await?
@@ -251,11 +252,7 @@ pub fn next_address_index(ledger: &dyn Ledger) -> Result<u32, mona_ledger::Store
         from = last.seq + 1;
         for e in &page {
             if e.kind == AUDIT_ADDRESS_ISSUED {
-                if let Some(i) = e
-                    .subject
-                    .strip_prefix("hot_external/")
-                    .and_then(|s| s.parse::<u32>().ok())
-                {
+                if let Some(i) = mona_ledger::parse_address_issued_subject(&e.subject) {
                     next = next.max(i.saturating_add(1));
                 }
             }

@@ -8,3 +8,4 @@ mod auth_limits;
 mod bad_input;
 mod idempotency;
 mod proposals;
+mod store_backpressure;

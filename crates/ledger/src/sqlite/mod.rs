@@ -10,6 +10,11 @@
 //! and durable when it returns, and many intakes share one fsync. Reads use a pool of separate
 //! read-only connections (WAL readers never block the writer).
 //!
+//! Back-pressure: intake (withdrawal requests, voucher creation and redemption) never waits
+//! for room in the queue: when it is full the call fails at once with [`StoreError::Busy`]
+//! (HTTP 503 with `Retry-After`), having queued nothing. The engine's own writes (blocks,
+//! payout commits, send outcomes) wait for room instead: they are few and must not be lost.
+//!
 //! Module invariant: no caller is ever answered `Ok` before the transaction holding its change
 //! has committed; if the commit fails every job of the batch gets the error and nothing of the
 //! batch is stored. Idempotency, reservation and one-open-top-up rules are enforced by UNIQUE
@@ -37,7 +42,8 @@ use std::time::Duration;
 pub struct SqliteOptions {
     /// Most jobs committed in one transaction (group commit).
     pub max_batch: usize,
-    /// Jobs that may wait for the writer before callers block (back-pressure).
+    /// Jobs that may wait for the writer; beyond it intake fails fast with
+    /// [`StoreError::Busy`] and the engine's writes block (back-pressure).
     pub queue_depth: usize,
     /// How long a connection waits for a lock held by another process, in milliseconds.
     pub busy_timeout_ms: u64,
@@ -206,6 +212,49 @@ impl SqliteLedger {
         })
     }
 
+    /// Queues a write job if the queue has room; when it is full, answers
+    /// [`StoreError::Busy`] at once and queues nothing (intake: never an unbounded wait).
+    fn try_submit<T, E, F>(&self, f: F) -> Pending<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        let (job, pending) = make_job(f);
+        let sender = self.inner.sender.lock().ok().and_then(|s| s.clone());
+        if let Some(s) = sender {
+            match s.try_send(job) {
+                Ok(()) => {}
+                Err(TrySendError::Full(_)) => {
+                    return ready(Err(StoreError::Busy {
+                        queue_depth: self.inner.opts.queue_depth.max(1),
+                    }
+                    .into()))
+                }
+                Err(TrySendError::Disconnected(_)) => {}
+            }
+        }
+        pending
+    }
+
+    /// Test hook: occupies the writer thread until the returned guard is dropped (returns once
+    /// the writer is inside the holding job), so a test can fill the queue deterministically.
+    #[doc(hidden)]
+    pub fn hold_writer_for_tests(&self) -> WriterHold {
+        let (started_tx, started_rx) = sync_channel::<()>(1);
+        let (release_tx, release_rx) = sync_channel::<()>(0);
+        let pending = self.submit(move |_c| {
+            let _ = started_tx.send(());
+            let _ = release_rx.recv();
+            Ok::<(), StoreError>(())
+        });
+        let _ = started_rx.recv();
+        WriterHold {
+            release: Some(release_tx),
+            pending: Some(pending),
+        }
+    }
+
     /// Queues a write job; the answer arrives after the batch holding it has committed.
     fn submit<T, E, F>(&self, f: F) -> Pending<T, E>
     where
@@ -213,24 +262,7 @@ impl SqliteLedger {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
-        let (tx, rx) = sync_channel::<Result<T, E>>(1);
-        let fail_tx = tx.clone();
-        let fail: Reply = Box::new(move |e| {
-            let _ = fail_tx.send(Err(e.unwrap_or(StoreError::Closed).into()));
-        });
-        let run = Box::new(move |conn: &Connection| {
-            let result = f(conn);
-            let ok = result.is_ok();
-            let reply: Reply = Box::new(move |commit_err| {
-                let r = match commit_err {
-                    None => result,
-                    Some(e) => Err(e.into()),
-                };
-                let _ = tx.send(r);
-            });
-            (ok, reply)
-        });
-        let job = Job { run, fail };
+        let (job, pending) = make_job(f);
         let sender = self.inner.sender.lock().ok().and_then(|s| s.clone());
         if let Some(s) = sender {
             // Bounded queue: try first, then block (back-pressure) if the writer is behind.
@@ -242,8 +274,9 @@ impl SqliteLedger {
                 Err(TrySendError::Disconnected(_)) => {}
             }
         }
-        // If the job was not queued, `tx` is dropped with it and `wait` reports `Closed`.
-        Pending { rx }
+        // If the job was not queued, its reply channel is dropped with it and `wait` reports
+        // `Closed`.
+        pending
     }
 
     fn read<T>(
@@ -288,7 +321,7 @@ impl SqliteLedger {
             return ready(Err(e.into()));
         }
         let req = req.clone();
-        self.submit(move |c| ops::request_withdrawal(c, &req))
+        self.try_submit(move |c| ops::request_withdrawal(c, &req))
     }
 
     /// [`Ledger::redeem_voucher`] without waiting: the answer arrives after the commit.
@@ -301,7 +334,7 @@ impl SqliteLedger {
             return ready(Err(e.into()));
         }
         let (h, d) = (*code_hash, destination.clone());
-        self.submit(move |c| ops::redeem_voucher(c, &h, &d))
+        self.try_submit(move |c| ops::redeem_voucher(c, &h, &d))
     }
 
     /// Creates (or brings) the database at `path` to schema version `version` only, without
@@ -324,6 +357,50 @@ impl SqliteLedger {
         let sql = sql.to_owned();
         self.submit(move |c| c.execute_batch(&sql).db()).wait()
     }
+}
+
+/// Holds the writer thread busy (see [`SqliteLedger::hold_writer_for_tests`]); dropping it
+/// lets the writer go on and waits for the holding job's commit.
+#[doc(hidden)]
+pub struct WriterHold {
+    release: Option<SyncSender<()>>,
+    pending: Option<Pending<(), StoreError>>,
+}
+
+impl Drop for WriterHold {
+    fn drop(&mut self) {
+        self.release.take();
+        if let Some(p) = self.pending.take() {
+            let _ = p.wait();
+        }
+    }
+}
+
+/// A job for `f` and the [`Pending`] its caller waits on.
+fn make_job<T, E, F>(f: F) -> (Job, Pending<T, E>)
+where
+    T: Send + 'static,
+    E: From<StoreError> + Send + 'static,
+    F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+{
+    let (tx, rx) = sync_channel::<Result<T, E>>(1);
+    let fail_tx = tx.clone();
+    let fail: Reply = Box::new(move |e| {
+        let _ = fail_tx.send(Err(e.unwrap_or(StoreError::Closed).into()));
+    });
+    let run = Box::new(move |conn: &Connection| {
+        let result = f(conn);
+        let ok = result.is_ok();
+        let reply: Reply = Box::new(move |commit_err| {
+            let r = match commit_err {
+                None => result,
+                Some(e) => Err(e.into()),
+            };
+            let _ = tx.send(r);
+        });
+        (ok, reply)
+    });
+    (Job { run, fail }, Pending { rx })
 }
 
 fn ready<T, E>(r: Result<T, E>) -> Pending<T, E> {
@@ -413,7 +490,7 @@ impl Ledger for SqliteLedger {
     fn create_voucher(&self, voucher: &NewVoucher) -> Result<Intake<Voucher>, IntakeError> {
         voucher.validate()?;
         let v = voucher.clone();
-        self.submit(move |c| ops::create_voucher(c, &v)).wait()
+        self.try_submit(move |c| ops::create_voucher(c, &v)).wait()
     }
 
     fn redeem_voucher(
@@ -573,6 +650,10 @@ impl Ledger for SqliteLedger {
 
     fn spendable_coins(&self) -> Result<Vec<Coin>, StoreError> {
         self.read(read::spendable_coins)
+    }
+
+    fn unspent_coins(&self) -> Result<Vec<Coin>, StoreError> {
+        self.read(read::unspent_coins)
     }
 
     fn balances(&self) -> Result<Balances, StoreError> {

@@ -296,6 +296,7 @@ pub(crate) fn redeem_voucher(
         destination: dest.clone(),
         amount_wat: v.amount_wat,
     };
+    discard_rejected_voucher_withdrawal(c, &wid)?;
     intake_withdrawal(c, &req, Some(&v.id))?;
     let n = c
         .prepare_cached(
@@ -351,10 +352,65 @@ pub(crate) fn reject_withdrawal(
         id,
         &detail(&[("reason", &reason)]),
     )?;
+    if let WithdrawalSource::Voucher { voucher_id } = &w.source {
+        release_voucher(c, voucher_id, id)?;
+    }
     Ok(
         read::withdrawal(c, id)?
             .ok_or_else(|| StoreError::Corrupt("withdrawal vanished".into()))?,
     )
+}
+
+/// A voucher whose withdrawal policy refused (no transaction ever existed) is owed in full:
+/// it becomes redeemable again, in the same transaction as the rejection, on the record.
+fn release_voucher(c: &Connection, voucher_id: &str, wid: &str) -> Result<(), StoreError> {
+    let n = c
+        .prepare_cached(
+            "UPDATE vouchers SET state = 'active', redeemed_address = NULL, redeemed_script = NULL, \
+             withdrawal_id = NULL WHERE id = ?1 AND state = 'redeemed' AND withdrawal_id = ?2",
+        )
+        .db()?
+        .execute(params![voucher_id, wid])
+        .db()?;
+    if n != 1 {
+        return Err(StoreError::Corrupt(format!(
+            "voucher {voucher_id} is not redeemed by {wid}"
+        )));
+    }
+    audit(
+        c,
+        VOUCHER_RELEASED,
+        voucher_id,
+        &detail(&[("withdrawal", &wid)]),
+    )?;
+    Ok(())
+}
+
+/// Before a released voucher is redeemed again: its rejected withdrawal (which never had a
+/// transaction) gives its id back; the audit log keeps its history.
+fn discard_rejected_voucher_withdrawal(c: &Connection, wid: &str) -> Result<(), StoreError> {
+    let Some(old) = read::withdrawal(c, wid)? else {
+        return Ok(());
+    };
+    if old.state != PayoutState::Rejected || old.txid.is_some() {
+        return Err(StoreError::Corrupt(format!(
+            "{wid} exists in state {} while its voucher is active",
+            old.state
+        )));
+    }
+    c.prepare_cached(
+        "DELETE FROM withdrawals WHERE id = ?1 AND state = 'rejected' AND txid IS NULL",
+    )
+    .db()?
+    .execute(params![wid])
+    .db()?;
+    audit(
+        c,
+        WITHDRAWAL_DISCARDED,
+        wid,
+        &detail(&[("state", &old.state)]),
+    )?;
+    Ok(())
 }
 
 fn coin_view(c: &Connection, op: &OutPoint) -> Result<Option<CoinView>, StoreError> {

@@ -374,6 +374,16 @@ pub(crate) fn spendable_coins(c: &Connection) -> Result<Vec<Coin>, StoreError> {
     rows.map(|r| r.db().and_then(|x| x)).collect()
 }
 
+pub(crate) fn unspent_coins(c: &Connection) -> Result<Vec<Coin>, StoreError> {
+    let sql = format!(
+        "SELECT {C_COLS} FROM coins c LEFT JOIN reservations r ON r.txid = c.txid AND r.vout = c.vout \
+         WHERE c.spent_by IS NULL ORDER BY c.txid, c.vout"
+    );
+    let mut st = c.prepare_cached(&sql).db()?;
+    let rows = st.query_map([], coin_row).db()?;
+    rows.map(|r| r.db().and_then(|x| x)).collect()
+}
+
 /// Whether another payout replaces `t` or was superseded by it (a fee-bump family edge).
 pub(crate) fn has_family_edges(c: &Connection, t: &Txid) -> Result<bool, StoreError> {
     c.prepare_cached(
