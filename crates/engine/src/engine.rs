@@ -123,7 +123,8 @@ pub struct FloatStatus {
     pub queued_wat: u64,
     /// Withdrawals paid by unconfirmed/not final transactions.
     pub in_flight_wat: u64,
-    /// The hot balance the policy compares (confirmed minus reserved).
+    /// The hot balance the policy compares: confirmed plus our own payouts' unconfirmed
+    /// change, minus reserved coins (what stays hot once live payouts confirm).
     pub hot_wat: u64,
     /// `min(hot_cap, hot_cap_fraction x (hot + cold))`.
     pub effective_cap_wat: u64,
@@ -165,6 +166,13 @@ struct Runtime {
     /// The last automatic cold-withdrawal proposal that could not be built: (withdrawal id,
     /// tip height); retried once the tip moves.
     cold_failed: Option<(String, u32)>,
+    /// A reconciliation is owed (after a new block, or at start: `Some(true)`); cleared only
+    /// when it succeeds, so a failed node or ledger call is retried on the next tick instead
+    /// of waiting for the next block.
+    reconcile_due: Option<bool>,
+    /// The float step (sweep / top-up) is owed from this instant on; cleared only when it
+    /// settles, retried every [`FLOAT_RETRY`] after a failure.
+    float_due: Option<Instant>,
     status: EngineStatus,
 }
 
@@ -537,6 +545,10 @@ type Res<T> = Result<T, String>;
 /// `block_connected` calls in flight while catching up.
 const COMMIT_DEPTH: usize = 32;
 
+/// How long a float step that failed (e.g. a sweep whose node call timed out) waits before
+/// it is tried again without a new block.
+const FLOAT_RETRY: Duration = Duration::from_secs(2);
+
 /// `sendrawtransaction` calls in flight at once.
 const SEND_CONCURRENCY: usize = 8;
 
@@ -630,7 +642,9 @@ impl Core {
         let mut d = self.cfg.poll_interval;
         let batch_due = self.cfg.batch_interval.saturating_sub(last_batch.elapsed());
         d = d.min(batch_due.max(Duration::from_millis(1)));
-        if let Some(due) = lock(&self.rt).retries.values().map(|(t, _, _)| *t).min() {
+        let rt = lock(&self.rt);
+        let retry = rt.retries.values().map(|(t, _, _)| *t).min();
+        for due in retry.into_iter().chain(rt.float_due) {
             d = d.min(due.saturating_duration_since(Instant::now()));
         }
         d.max(Duration::from_millis(1))
@@ -652,7 +666,14 @@ impl Core {
         self.perform(deferred).await;
         let new_blocks = self.sync().await?;
         if new_blocks || first {
-            self.reconcile(first).await?;
+            let mut rt = lock(&self.rt);
+            rt.reconcile_due = Some(first || rt.reconcile_due == Some(true));
+            rt.float_due = Some(Instant::now());
+        }
+        let reconcile_due = lock(&self.rt).reconcile_due;
+        if let Some(at_start) = reconcile_due {
+            self.reconcile(at_start).await?;
+            lock(&self.rt).reconcile_due = None;
         }
         self.refresh_freeze().await?;
         self.run_due_retries().await;
@@ -666,8 +687,14 @@ impl Core {
         if new_blocks {
             self.bump_stuck().await?;
         }
-        if new_blocks || first {
-            self.float().await?;
+        let float_due = lock(&self.rt).float_due;
+        if float_due.is_some_and(|due| due <= Instant::now()) {
+            let settled = self.float().await;
+            lock(&self.rt).float_due = match settled {
+                Ok(true) => None,
+                _ => Some(Instant::now() + FLOAT_RETRY),
+            };
+            settled?;
         }
         let woken = self.woken.swap(false, std::sync::atomic::Ordering::SeqCst);
         if woken || last_batch.elapsed() >= self.cfg.batch_interval {
@@ -1590,7 +1617,14 @@ impl Core {
     async fn float_status(&self) -> Result<FloatStatus, EngineError> {
         let b = self.db(|l| l.balances()).await.map_err(EngineError::Busy)?;
         let f = &self.cfg.float;
-        let hot = b.hot_confirmed_wat.saturating_sub(b.hot_reserved_wat);
+        // What stays hot once the live payouts confirm: confirmed coins and the change our
+        // own payouts bring back, minus the coins those payouts spend. (Confirmed minus
+        // reserved alone would hide a large reserved coin's change for a block, and the hot
+        // balance could exceed the cap by more than one block's deposits.)
+        let hot = b
+            .hot_confirmed_wat
+            .saturating_add(b.hot_change_unconfirmed_wat)
+            .saturating_sub(b.hot_reserved_wat);
         let cap = f.effective_cap_wat(hot, b.cold_confirmed_wat);
         Ok(FloatStatus {
             hot_confirmed_wat: b.hot_confirmed_wat,
@@ -1609,7 +1643,10 @@ impl Core {
         })
     }
 
-    async fn float(&self) -> Res<()> {
+    /// Sweeps above the cap and proposes a top-up below `hot_low`. `Ok(false)`: a sweep was
+    /// due and failed (logged); the caller tries again soon.
+    async fn float(&self) -> Res<bool> {
+        let mut settled = true;
         let fs = self.float_status().await.map_err(|e| e.to_string())?;
         if self.cfg.auto_sweep {
             if let Some(amount) = self
@@ -1623,6 +1660,7 @@ impl Core {
                 if !live.iter().any(|p| p.kind == PayoutKind::Sweep) {
                     if let Err(e) = self.sweep(amount).await {
                         self.note_error(format!("sweep: {e}"));
+                        settled = false;
                     }
                 }
             }
@@ -1638,7 +1676,7 @@ impl Core {
                 }
             }
         }
-        Ok(())
+        Ok(settled)
     }
 
     async fn sweep(&self, amount_wat: u64) -> Res<()> {

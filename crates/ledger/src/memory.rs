@@ -1155,7 +1155,12 @@ impl Ledger for MemoryLedger {
             if c.keychain.is_hot() {
                 match c.height {
                     Some(_) => b.hot_confirmed_wat += c.value_wat,
-                    None if creator_ok => b.hot_unconfirmed_wat += c.value_wat,
+                    None if creator_ok => {
+                        b.hot_unconfirmed_wat += c.value_wat;
+                        if c.created_by.is_some() {
+                            b.hot_change_unconfirmed_wat += c.value_wat;
+                        }
+                    }
                     None => {}
                 }
                 if c.reserved_by.is_some() {

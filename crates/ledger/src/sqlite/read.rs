@@ -402,6 +402,8 @@ pub(crate) fn balances(c: &Connection) -> Result<Balances, StoreError> {
            COALESCE(SUM(CASE WHEN hot AND c.height IS NOT NULL THEN c.value_wat END), 0), \
            COALESCE(SUM(CASE WHEN hot AND c.height IS NULL AND (c.created_by IS NULL OR EXISTS \
                (SELECT 1 FROM payout_txs p WHERE p.txid = c.created_by AND p.state IN {LIVE})) THEN c.value_wat END), 0), \
+           COALESCE(SUM(CASE WHEN hot AND c.height IS NULL AND c.created_by IS NOT NULL AND EXISTS \
+               (SELECT 1 FROM payout_txs p WHERE p.txid = c.created_by AND p.state IN {LIVE}) THEN c.value_wat END), 0), \
            COALESCE(SUM(CASE WHEN hot AND r.payout_txid IS NOT NULL THEN c.value_wat END), 0), \
            COALESCE(SUM(CASE WHEN hot AND c.is_dust = 1 AND c.height IS NOT NULL THEN c.value_wat END), 0), \
            COALESCE(SUM(CASE WHEN NOT hot AND c.height IS NOT NULL THEN c.value_wat END), 0) \
@@ -409,11 +411,18 @@ pub(crate) fn balances(c: &Connection) -> Result<Balances, StoreError> {
          LEFT JOIN reservations r ON r.txid = c.txid AND r.vout = c.vout \
          WHERE c.spent_by IS NULL"
     );
-    let (a, b, r, d, cold): (i64, i64, i64, i64, i64) = c
+    let (a, b, ch, r, d, cold): (i64, i64, i64, i64, i64, i64) = c
         .prepare_cached(&sql)
         .db()?
         .query_row([], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+            Ok((
+                r.get(0)?,
+                r.get(1)?,
+                r.get(2)?,
+                r.get(3)?,
+                r.get(4)?,
+                r.get(5)?,
+            ))
         })
         .db()?;
     let (queued, in_flight): (i64, i64) = c
@@ -430,6 +439,7 @@ pub(crate) fn balances(c: &Connection) -> Result<Balances, StoreError> {
     Ok(Balances {
         hot_confirmed_wat: u64_of(a, "sum")?,
         hot_unconfirmed_wat: u64_of(b, "sum")?,
+        hot_change_unconfirmed_wat: u64_of(ch, "sum")?,
         hot_reserved_wat: u64_of(r, "sum")?,
         hot_dust_wat: u64_of(d, "sum")?,
         cold_confirmed_wat: u64_of(cold, "sum")?,
