@@ -6,9 +6,14 @@
 //! file and signs only if the bytes still hash to what was reviewed. Output files are created,
 //! never overwritten.
 //!
-//! Input decoding (binary, base64 or hex) is done here until `mona-airgap`'s `read_psbt_file`
-//! lands on main. With `--qr-in` the PSBT is decoded from QR codes once, into memory, and that
-//! buffer is both reviewed and signed; `--qr-out` writes the signed PSBT as QR codes.
+//! Input decoding (binary, base64 or hex) is done here, not by `mona-airgap`'s `read_psbt_file`:
+//! that one refuses a binary PSBT over the cap and a version other than 0 itself, and runs the
+//! full parser before the policy's envelope caps (input/output counts) are checked. Here the
+//! bytes only get decoded, so those cases reach [`Parsed::parse`] and are refused as policy
+//! violations (`psbt_too_large`, `psbt_version`, counts checked before parsing), as the
+//! adversarial fixtures require. With `--qr-in` the PSBT is decoded from QR codes once, into
+//! memory, and that buffer is both reviewed and signed; `--qr-out` writes the signed PSBT as QR
+//! codes.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufRead, Read, Write};

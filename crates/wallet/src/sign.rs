@@ -2,7 +2,8 @@
 //! P2PKH (legacy sighash), low-R like Bitcoin/Monacoin Core (RFC6979 + grinding).
 //!
 //! Invariant: only inputs with an [`crate::psbt::analyze`] ownership proof are signed, with the
-//! amount and script the analysis verified (never re-read from the PSBT), and BIP143's shared
+//! amount, script and key the analysis verified (never re-read from the PSBT; the child secret
+//! is the chain secret plus the tweak that derived the proven public key), and BIP143's shared
 //! hashes are computed once per transaction ([`SighashCache`]).
 
 use bitcoin::ecdsa::Signature;
@@ -78,7 +79,7 @@ pub(crate) fn sign_owned(
         let sighash_err = |reason: String| SignInputError::Sighash { input, reason };
         let digest: [u8; 32] = match own.at.script_type {
             ScriptType::Wpkh | ScriptType::ShWpkh => {
-                let wpkh = ScriptBuf::new_p2wpkh(&own.pubkey.wpubkey_hash());
+                let wpkh = ScriptBuf::new_p2wpkh(&own.child.pubkey.wpubkey_hash());
                 cache
                     .p2wpkh_signature_hash(
                         input,
@@ -95,13 +96,13 @@ pub(crate) fn sign_owned(
                 .to_byte_array(),
         };
         let secret = keys
-            .secret(&own.at)
+            .secret(&own.at, &own.child)
             .ok_or(SignInputError::KeyUnavailable { input })?;
         let signature = secp.sign_ecdsa_low_r(&Message::from_digest(digest), &secret.0);
         out.push(InputSignature {
             input,
             script_type: own.at.script_type,
-            pubkey: own.pubkey,
+            pubkey: own.child.pubkey,
             signature: Signature {
                 signature,
                 sighash_type,

@@ -9,19 +9,20 @@
 //! full previous transaction whose txid equals the prevout's.
 
 use bitcoin::psbt::{Input, Psbt};
-use bitcoin::{CompressedPublicKey, ScriptBuf, TxIn, VarInt};
+use bitcoin::{ScriptBuf, TxIn, VarInt};
 use mona::{Address, ScriptType};
 use mona_policy::{
     Envelope, InputOwnership, InputSummary, OutputOwnership, OutputSummary, TxSummary, UtxoEvidence,
 };
 
-use crate::psbt::keys::{Located, OurKeys};
+use crate::psbt::keys::{Child, Located, OurKeys};
 
 /// What the signer needs to sign an input it proved to be its own.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct OwnedInput {
     pub(crate) at: Located,
-    pub(crate) pubkey: CompressedPublicKey,
+    /// Our key at `at` (public key and tweak), derived once here and reused to sign.
+    pub(crate) child: Child,
     /// Value of the spent output (trusted, or witness-only when the policy allowed it).
     pub(crate) amount_wat: u64,
     /// The spent script.
@@ -152,10 +153,11 @@ fn input_ownership(
                 continue;
             }
         };
-        let Some(pubkey) = keys.pubkey(&at) else {
+        let Some(child) = keys.child(&at) else {
             first_problem.get_or_insert(problem("the key cannot be derived there".into()));
             continue;
         };
+        let pubkey = child.pubkey;
         if pubkey.0 != *claimed_key {
             first_problem.get_or_insert(problem("our key at that path is another key".into()));
             continue;
@@ -187,7 +189,7 @@ fn input_ownership(
         };
         let own = OwnedInput {
             at,
-            pubkey,
+            child,
             amount_wat,
             script_pubkey: spent_script.clone(),
         };

@@ -8,7 +8,7 @@
 use std::fmt;
 
 use bitcoin::bip32::{ChildNumber, DerivationPath, Fingerprint, Xpub};
-use bitcoin::secp256k1::{All, Secp256k1, SecretKey, VerifyOnly};
+use bitcoin::secp256k1::{All, Scalar, Secp256k1, SecretKey, VerifyOnly};
 use bitcoin::CompressedPublicKey;
 use mona::{Network, ScriptType};
 
@@ -200,15 +200,23 @@ impl OurKeys {
 
     /// The public key at a located path.
     pub fn pubkey(&self, at: &Located) -> Option<CompressedPublicKey> {
-        let chain = self
-            .accounts
-            .get(at.account_pos)?
-            .chains
-            .get(at.chain as usize)?;
-        let child = chain
-            .ckd_pub(&self.secp, ChildNumber::from_normal_idx(at.index).ok()?)
+        self.child(at).map(|c| c.pubkey)
+    }
+
+    /// The child at a located path: its public key and the BIP32 tweak from the chain key, so
+    /// that signing adds the tweak to the chain secret without a second HMAC-SHA512 (the same
+    /// steps as `Xpub::ckd_pub`, without the parent fingerprint it would also hash).
+    pub(crate) fn child(&self, at: &Located) -> Option<Child> {
+        let chain = self.chain_xpub(at)?;
+        let (tweak, _) = chain
+            .ckd_pub_tweak(ChildNumber::from_normal_idx(at.index).ok()?)
             .ok()?;
-        Some(CompressedPublicKey(child.public_key))
+        let tweak = Scalar::from(tweak);
+        let public_key = chain.public_key.add_exp_tweak(&self.secp, &tweak).ok()?;
+        Some(Child {
+            pubkey: CompressedPublicKey(public_key),
+            tweak,
+        })
     }
 
     fn chain_xpub(&self, at: &Located) -> Option<&Xpub> {
@@ -217,6 +225,16 @@ impl OurKeys {
             .chains
             .get(at.chain as usize)
     }
+}
+
+/// A child key of one of our chains, as the review derived it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Child {
+    /// The child public key.
+    pub(crate) pubkey: CompressedPublicKey,
+    /// BIP32's `I_L` for this child: public (computed from the chain xpub alone); the child
+    /// secret is the chain secret plus this tweak.
+    tweak: Scalar,
 }
 
 /// A chain-level secret (account/chain), erased on drop.
@@ -297,14 +315,12 @@ impl SigningKeys {
         &self.secp
     }
 
-    /// The secret key at a located path: chain secret + HMAC tweak (no point multiplication).
-    pub(crate) fn secret(&self, at: &Located) -> Option<ChildSecret> {
-        let chain_xpub = self.public.chain_xpub(at)?;
+    /// The secret key of `child` (derived by [`OurKeys::child`] at `at` with these keys' public
+    /// half): chain secret + the child's tweak, a scalar addition (no HMAC, no point
+    /// multiplication).
+    pub(crate) fn secret(&self, at: &Located, child: &Child) -> Option<ChildSecret> {
         let secret = &self.secrets.get(at.account_pos)?.get(at.chain as usize)?.0;
-        let (tweak, _) = chain_xpub
-            .ckd_pub_tweak(ChildNumber::from_normal_idx(at.index).ok()?)
-            .ok()?;
-        secret.add_tweak(&tweak.into()).ok().map(ChildSecret)
+        secret.add_tweak(&child.tweak).ok().map(ChildSecret)
     }
 }
 
@@ -341,7 +357,17 @@ mod tests {
                 .unwrap();
             let account = Account::from_seed(&secp, &seed, Network::Regtest, purpose, 0);
             let expected = account.private_key(&secp, at.chain, at.index).unwrap();
-            assert_eq!(keys.secret(&at).unwrap().0, expected.inner, "{path}");
+            let child = keys.public().child(&at).unwrap();
+            assert_eq!(
+                keys.secret(&at, &child).unwrap().0,
+                expected.inner,
+                "{path}"
+            );
+            assert_eq!(
+                CompressedPublicKey::from_private_key(&secp, &expected).unwrap(),
+                child.pubkey,
+                "{path}"
+            );
             assert_eq!(
                 keys.public().pubkey(&at).unwrap(),
                 account.watch_only().pubkey(at.chain, at.index).unwrap()
