@@ -714,8 +714,8 @@ pub struct Balances {
     pub hot_confirmed_wat: u64,
     /// Unspent unconfirmed hot coins (our change, deposits in flight).
     pub hot_unconfirmed_wat: u64,
-    /// The part of `hot_unconfirmed_wat` that is change of our own live payouts (comes back
-    /// to hot when they confirm).
+    /// The part of `hot_unconfirmed_wat` created by our own live payouts (change, a top-up's
+    /// hot output): it is hot once they confirm. The rest is deposits in flight.
     pub hot_change_unconfirmed_wat: u64,
     /// Unspent hot coins reserved by a payout.
     pub hot_reserved_wat: u64,
