@@ -664,10 +664,16 @@ impl Core {
     ) -> Res<()> {
         let deferred = std::mem::take(&mut lock(&self.rt).deferred);
         self.perform(deferred).await;
-        let new_blocks = self.sync().await?;
-        if new_blocks || first {
+        if first {
+            // Owed from the start, even if this tick's node calls fail.
             let mut rt = lock(&self.rt);
-            rt.reconcile_due = Some(first || rt.reconcile_due == Some(true));
+            rt.reconcile_due = Some(true);
+            rt.float_due = Some(Instant::now());
+        }
+        let new_blocks = self.sync().await?;
+        if new_blocks {
+            let mut rt = lock(&self.rt);
+            rt.reconcile_due = Some(rt.reconcile_due == Some(true));
             rt.float_due = Some(Instant::now());
         }
         let reconcile_due = lock(&self.rt).reconcile_due;

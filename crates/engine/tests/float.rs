@@ -9,6 +9,7 @@ use common::*;
 use mona::ScriptType;
 use mona_engine::HotKeys;
 use mona_ledger::PayoutState;
+use mona_simnode::{FaultAction, FaultRule};
 use mona_wallet::build::{Coin as WalletCoin, Keychain as WK};
 
 fn coin(op: OutPoint, value: u64, script: bitcoin::ScriptBuf, chain: WK, index: u32) -> WalletCoin {
@@ -106,6 +107,49 @@ async fn sweep_above_the_cap_to_cold() {
     let fs = engine.float_status().await.unwrap();
     assert_eq!(fs.cold_confirmed_wat, 25 * MONA);
     assert!(!fs.above_cap);
+    engine.shutdown().await;
+}
+
+/// A restart onto a ledger already at the node's tip, whose first node call fails: the float
+/// step (and the start reconciliation) are still owed and run on a later tick, without a new
+/// block. (They used to run only on the first tick or after a new block: one failed call at
+/// start left hot above the cap until the next block.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sweep_owed_at_start_survives_a_failed_first_tick() {
+    let rig = Rig::new().await;
+    rig.fund_hot(0, 30 * MONA);
+    rig.sim.mine(1);
+    let mut cfg = test_config(rig.dir.path());
+    cfg.auto_sweep = false;
+    let engine = rig.engine(cfg).await;
+    wait_for("synced", || {
+        engine.status().synced_tip.map(|t| t.height) == Some(rig.sim.height())
+    })
+    .await;
+    engine.shutdown().await;
+    drop(engine);
+
+    let height = rig.sim.height();
+    rig.sim.faults().add(FaultRule::once(
+        "getblockcount",
+        FaultAction::Error {
+            code: -28,
+            message: "Loading block index...".into(),
+        },
+    ));
+    let mut cfg = test_config(rig.dir.path());
+    cfg.float.hot_cap_wat = 10 * MONA;
+    cfg.float.hot_target_wat = 5 * MONA;
+    let engine = rig.engine(cfg).await;
+    wait_for("sweep committed without a new block", || {
+        engine.metrics().sweeps == 1
+    })
+    .await;
+    assert_eq!(rig.sim.height(), height, "no block was mined");
+    assert!(
+        engine.status().last_error.is_some(),
+        "the first tick failed"
+    );
     engine.shutdown().await;
 }
 
