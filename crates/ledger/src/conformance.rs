@@ -1396,7 +1396,10 @@ pub fn balances_add_up(l: &dyn Ledger) {
     let b = l.balances().expect("b");
     assert_eq!(b.hot_reserved_wat, 100_000);
     assert_eq!(b.hot_unconfirmed_wat, 69_000);
-    assert_eq!(b.hot_change_unconfirmed_wat, 69_000, "the payout's change comes back hot");
+    assert_eq!(
+        b.hot_change_unconfirmed_wat, 69_000,
+        "the payout's change comes back hot"
+    );
     assert_eq!(b.in_flight_wat, 30_000);
     assert_eq!(b.queued_wat, 1_234);
 }
@@ -1838,7 +1841,10 @@ pub fn proposal_submission_is_atomic(l: &dyn Ledger) {
     );
     let b = l.balances().expect("b");
     assert_eq!(b.hot_unconfirmed_wat, 5_990_000);
-    assert_eq!(b.hot_change_unconfirmed_wat, 5_990_000, "a top-up's hot output counts");
+    assert_eq!(
+        b.hot_change_unconfirmed_wat, 5_990_000,
+        "a top-up's hot output counts"
+    );
 }
 
 /// Submitting the same transaction again is a replay (nothing new); another transaction, a
