@@ -4,6 +4,7 @@
 //! frames that decode back to the same bytes, and as `<id>.json`; once the operator cancels
 //! it (`hot-node topup cancel`, i.e. `POST /v1/topups/{id}/cancel`) its files are removed, a
 //! second cancel is refused (exit 4, 409), and the engine's next proposal takes its place.
+//! An outbox that cannot be written is counted and blocks neither proposals nor payouts.
 
 use std::path::{Path, PathBuf};
 
@@ -201,4 +202,80 @@ async fn automatic_topup_is_written_to_the_outbox_and_removed_when_cancelled() {
             .collect::<Vec<_>>()
             .join("\n")
     );
+}
+
+/// The value of the Prometheus counter `name` (0 when absent).
+async fn counter(rig: &SimRig, name: &str) -> u64 {
+    let r = rig.api(Method::GET, "/metrics", None).await.unwrap();
+    String::from_utf8_lossy(&r.body)
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.parse().ok())
+        .unwrap_or(0)
+}
+
+/// An outbox that cannot be written (its path runs through a regular file, as a full or
+/// read-only disk would refuse it) is counted and logged, and changes nothing else: the
+/// proposal is opened and served by the API, and a withdrawal is still paid.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unwritable_outbox_blocks_neither_proposals_nor_payouts() {
+    let dir = tempfile::tempdir().unwrap();
+    let export = crate::support::write_cold_export(dir.path());
+    let mut rig = SimRig::prepare(&dir.path().join("work"), &export, |c| {
+        c.outbox.dir = PathBuf::from("blocked/outbox");
+        c.outbox.interval_ms = 100;
+    })
+    .await
+    .unwrap();
+    std::fs::write(rig.datadir.join("blocked"), b"a file, not a directory").unwrap();
+    rig.start_daemon().await.unwrap();
+    rig.fund_cold(0, 200 * MONA).unwrap();
+    rig.fund_hot(30 * MONA).await.unwrap();
+    rig.mine(1).await.unwrap();
+    rig.wait_for("the coins in the ledger", 20, || async {
+        let f = rig.float().await.ok()?;
+        (f["cold_confirmed"] == "200" && f["hot_confirmed"] == "30").then_some(())
+    })
+    .await
+    .unwrap();
+
+    let r = rig
+        .api(Method::POST, "/v1/topups", Some(json!({"amount": "30"})))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    rig.wait_for("the outbox failure to be counted", 20, || async {
+        (counter(&rig, "hotnode_outbox_errors_total").await > 0).then_some(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(counter(&rig, "hotnode_outbox_writes_total").await, 0);
+
+    let w = json!({"id": "w-1", "address": crate::support::customer(1).to_string(), "amount": "1"});
+    let r = rig
+        .api(Method::POST, "/v1/withdrawals", Some(w))
+        .await
+        .unwrap();
+    assert_eq!(r.status, 201, "{:?}", r.json());
+    // Committed first, then broadcast: wait for it in the mempool.
+    rig.wait_for("the withdrawal in the mempool", 20, || async {
+        let w = rig
+            .api(Method::GET, "/v1/withdrawals/w-1", None)
+            .await
+            .ok()?
+            .json();
+        let txid = w["txid"].as_str()?.to_owned();
+        rig.sim
+            .mempool_txids()
+            .iter()
+            .any(|t| t.to_string() == txid)
+            .then_some(())
+    })
+    .await
+    .unwrap();
+    let t = rig
+        .api(Method::GET, "/v1/topups", None)
+        .await
+        .unwrap()
+        .json();
+    assert_eq!(t["proposals"][0]["state"], "open", "{t}");
 }
