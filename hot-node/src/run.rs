@@ -226,6 +226,12 @@ pub async fn run(
         .await
         .map_err(|e| CliError::new(Exit::Failure, e))?
         .map_err(|e| CliError::new(Exit::Failure, e))?;
+    let listen = config.listen_addr();
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .map_err(|e| CliError::new(Exit::Failure, format!("cannot listen on {listen}: {e}")))?;
+    let bound = listener.local_addr().unwrap_or(listen);
+    tracing::info!(listen = %bound, %network, "hot-node API listening");
     // The open cold proposal goes to the outbox (polled, and at once after an API call).
     let outbox = crate::outbox::Outbox::from_config(&config, dd.root()).map(|o| {
         crate::outbox::spawn(
@@ -236,12 +242,6 @@ pub async fn run(
             Duration::from_millis(config.outbox.interval_ms),
         )
     });
-    let listen = config.listen_addr();
-    let listener = tokio::net::TcpListener::bind(listen)
-        .await
-        .map_err(|e| CliError::new(Exit::Failure, format!("cannot listen on {listen}: {e}")))?;
-    let bound = listener.local_addr().unwrap_or(listen);
-    tracing::info!(listen = %bound, %network, "hot-node API listening");
     let served = api::serve(app, listener, shutdown).await;
     // Requests in flight have finished; stop the engine (it finishes its current step; a
     // committed payout not yet sent is re-sent by the next start), then the ledger.
