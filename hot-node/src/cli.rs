@@ -252,6 +252,9 @@ pub enum TopupCmd {
     Submit(crate::topup::SubmitArgs),
     /// List proposals, top-ups and cold withdrawals (GET /v1/topups).
     List(crate::topup::ListArgs),
+    /// Cancel the open proposal ID, e.g. one treasury will not sign (POST
+    /// /v1/topups/{id}/cancel); the reason is audited, the outbox files are removed.
+    Cancel(crate::topup::CancelArgs),
 }
 
 /// Runs the parsed command line.
@@ -632,6 +635,7 @@ async fn operator(json: bool, network: Option<Network>, cmd: Command) -> Result<
         Command::Topup(TopupCmd::Propose(a)) => crate::topup::propose(json, network, a).await,
         Command::Topup(TopupCmd::Submit(a)) => crate::topup::submit(json, network, a).await,
         Command::Topup(TopupCmd::List(a)) => crate::topup::list(json, network, a).await,
+        Command::Topup(TopupCmd::Cancel(a)) => crate::topup::cancel(json, network, a).await,
         Command::Init(_)
         | Command::Run(_)
         | Command::Export(_)

@@ -163,6 +163,9 @@ pub struct Config {
     /// The payout engine's timing and automation (optional; defaults suit production).
     #[serde(default)]
     pub engine: EngineSection,
+    /// Where `run` writes the open proposal's PSBT and QR frames (optional).
+    #[serde(default)]
+    pub outbox: OutboxSection,
     /// The float policy (issue 6); every key is required.
     pub policy: PolicySection,
 }
@@ -312,6 +315,37 @@ impl Default for EngineSection {
     }
 }
 
+/// `[outbox]`: the daemon writes the open cold proposal (a top-up, or a withdrawal above
+/// `max_payout`) as `<id>.psbt`, `<id>-qr/` (QR frames) and `<id>.json` into `dir`, and
+/// removes the files of proposals that are no longer open.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutboxSection {
+    /// Write the outbox at all.
+    pub enabled: bool,
+    /// The outbox directory (relative paths are inside the data directory).
+    pub dir: PathBuf,
+    /// Data per QR frame: `low`, `medium` or `high` (the CLI's `--qr-density`).
+    pub qr_density: String,
+    /// How often the open proposal is checked, in milliseconds (100..=60000); a proposal made
+    /// through the API is written at once.
+    pub interval_ms: u64,
+}
+
+/// The default outbox directory, inside the data directory.
+pub const DEFAULT_OUTBOX_DIR: &str = "outbox";
+
+impl Default for OutboxSection {
+    fn default() -> Self {
+        OutboxSection {
+            enabled: true,
+            dir: PathBuf::from(DEFAULT_OUTBOX_DIR),
+            qr_density: mona_airgap::Density::Medium.as_str().to_owned(),
+            interval_ms: 2_000,
+        }
+    }
+}
+
 /// `[policy]`: the float policy. Amounts are decimal MONA strings, fee rates wat/vB.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -393,6 +427,7 @@ impl Config {
             wallet: WalletSection::default(),
             payouts: PayoutsSection::default(),
             engine: EngineSection::default(),
+            outbox: OutboxSection::default(),
             policy: PolicySection::defaults(),
         }
     }
@@ -544,6 +579,16 @@ impl Config {
             return Err(bad(
                 "wallet.gap_limit",
                 format!("{} is outside 1..=10000", self.wallet.gap_limit),
+            ));
+        }
+        // [outbox]
+        if let Err(e) = self.outbox.qr_density.parse::<mona_airgap::Density>() {
+            return Err(bad("outbox.qr_density", e.to_string()));
+        }
+        if !(100..=60_000).contains(&self.outbox.interval_ms) {
+            return Err(bad(
+                "outbox.interval_ms",
+                format!("{} is outside 100..=60000", self.outbox.interval_ms),
             ));
         }
         // [policy]

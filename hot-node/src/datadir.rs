@@ -6,6 +6,7 @@
 //! D/api.token          operator API token, 64 hex digits, 0600
 //! D/cold-export.json   copy of the cold wallet's watch-only export (checked)
 //! D/ledger.sqlite      the ledger (crates/ledger)
+//! D/outbox/            the open cold proposal, written by `run` (see `outbox`; `[outbox] dir`)
 //! ```
 //!
 //! Invariant: `init` never overwrites or modifies anything that exists. It refuses a data

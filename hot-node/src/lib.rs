@@ -18,6 +18,7 @@ pub mod hot_wallet;
 pub mod live_engine;
 pub mod logging;
 pub mod metrics;
+pub mod outbox;
 pub mod qr;
 pub mod run;
 pub mod secret;

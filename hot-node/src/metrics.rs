@@ -51,6 +51,10 @@ pub struct Metrics {
     /// Payout engine events by `event` (blocks_connected, blocks_disconnected,
     /// payouts_committed, withdrawals_committed, fee_bumps, sweeps, freezes, rejected, errors).
     pub engine_events: IntCounterVec,
+    /// Times the outbox was (re)written with the open proposal.
+    pub outbox_writes: IntCounter,
+    /// Failed attempts to bring the outbox in line with the ledger (disk full, permissions).
+    pub outbox_errors: IntCounter,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -158,6 +162,22 @@ impl Metrics {
                 "hotnode_engine_events_total",
                 "Payout engine events by kind",
                 &["event"],
+            ),
+            outbox_writes: reg(
+                &registry,
+                IntCounter::new(
+                    "hotnode_outbox_writes_total",
+                    "Times the open proposal was written to the outbox",
+                )
+                .expect("valid metric"),
+            ),
+            outbox_errors: reg(
+                &registry,
+                IntCounter::new(
+                    "hotnode_outbox_errors_total",
+                    "Failed attempts to write the outbox",
+                )
+                .expect("valid metric"),
             ),
             registry,
         }

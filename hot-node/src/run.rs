@@ -210,6 +210,7 @@ pub async fn run(
             .map_err(|e| CliError::new(Exit::Failure, e))?;
     }
     let bridge = live.spawn_metrics_bridge(metrics.clone(), Duration::from_secs(1));
+    let outbox_metrics = metrics.clone();
     tracing::info!("payout engine started");
     let engine = Arc::new(live);
     let hot_account = hot.watch_only().clone();
@@ -231,11 +232,24 @@ pub async fn run(
         .map_err(|e| CliError::new(Exit::Failure, format!("cannot listen on {listen}: {e}")))?;
     let bound = listener.local_addr().unwrap_or(listen);
     tracing::info!(listen = %bound, %network, "hot-node API listening");
+    // The open cold proposal goes to the outbox (polled, and at once after an API call).
+    let outbox = crate::outbox::Outbox::from_config(&config, dd.root()).map(|o| {
+        crate::outbox::spawn(
+            o,
+            ledger.clone(),
+            outbox_metrics,
+            app.outbox_kick(),
+            Duration::from_millis(config.outbox.interval_ms),
+        )
+    });
     let served = api::serve(app, listener, shutdown).await;
     // Requests in flight have finished; stop the engine (it finishes its current step; a
     // committed payout not yet sent is re-sent by the next start), then the ledger.
     crate::engine::Engine::shutdown(engine.as_ref()).await;
     bridge.abort();
+    if let Some(o) = outbox {
+        o.abort();
+    }
     served.map_err(|e| CliError::new(Exit::Failure, format!("API server failed: {e}")))?;
     drop(hot);
     tracing::info!("hot-node stopped");

@@ -1,4 +1,4 @@
-//! `hot-node topup propose|submit|list`: carry a top-up (cold -> hot), or the payment of a
+//! `hot-node topup propose|submit|list|cancel`: carry a top-up (cold -> hot), or the payment of a
 //! withdrawal above `max_payout` (`propose --withdrawal ID`), across the air gap.
 //!
 //! `propose` asks the daemon for an unsigned PSBT (`POST /v1/topups`; with `--withdrawal` it
@@ -6,7 +6,8 @@
 //! `--out DIR` as `<id>.psbt` and/or to `--qr-out DIR` as animated `ur:crypto-psbt` frames;
 //! `submit` reads the cold-signed PSBT from a file (binary, base64 or hex) or from QR codes
 //! (`--qr-in PATH`) and hands it to the daemon (`POST /v1/topups/{id}/signed`), which accepts
-//! it only if its unsigned transaction is the proposed one.
+//! it only if its unsigned transaction is the proposed one. `cancel` closes an open proposal
+//! treasury will not sign (`POST /v1/topups/{id}/cancel`), so another can be opened.
 //!
 //! Invariant: nothing is requested from the daemon before every output location has been
 //! checked free, and nothing is sent before the signed PSBT was read and decoded completely;
@@ -55,6 +56,20 @@ pub struct ListArgs {
     /// The data directory.
     #[arg(long, value_name = "D")]
     pub datadir: PathBuf,
+}
+
+/// `topup cancel`.
+#[derive(Debug, Args)]
+pub struct CancelArgs {
+    /// The data directory.
+    #[arg(long, value_name = "D")]
+    pub datadir: PathBuf,
+    /// The open proposal's id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    /// Why (recorded in the audit log).
+    #[arg(long)]
+    pub reason: String,
 }
 
 /// `topup submit`.
@@ -240,6 +255,33 @@ pub async fn list(json: bool, network: Option<Network>, a: ListArgs) -> Result<(
             text(&p["amount"]),
             text(&p["withdrawal_id"]),
             text(&p["close_note"])
+        );
+    }
+    Ok(())
+}
+
+/// Runs `topup cancel`: closes the open proposal `ID` as cancelled.
+pub async fn cancel(json: bool, network: Option<Network>, a: CancelArgs) -> Result<(), CliError> {
+    let id = path_segment(&a.id)?;
+    let c = client(&a.datadir, network)?;
+    let r = c
+        .call(
+            Method::POST,
+            &format!("/v1/topups/{id}/cancel"),
+            Some(&json!({ "reason": a.reason })),
+        )
+        .await?
+        .ok()?;
+    let v = r.json();
+    if json {
+        print_json(&v);
+    } else {
+        println!(
+            "proposal {} ({}, {} MONA) cancelled: {}",
+            text(&v["id"]),
+            text(&v["purpose"]),
+            text(&v["amount"]),
+            text(&v["close_note"])
         );
     }
     Ok(())

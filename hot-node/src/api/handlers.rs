@@ -626,6 +626,7 @@ pub(super) async fn propose_topup(
             .propose_cold_withdrawal(wid)
             .await
             .map_err(engine_error)?;
+        app.kick_outbox();
         return Ok(match intake {
             Intake::Created(p) => json_with(StatusCode::CREATED, TopUpView::from(&p)),
             Intake::Replay(p) => json_with(StatusCode::OK, TopUpView::from(&p)),
@@ -647,6 +648,7 @@ pub(super) async fn propose_topup(
         .propose_topup(amount)
         .await
         .map_err(engine_error)?;
+    app.kick_outbox();
     Ok(json_with(StatusCode::CREATED, TopUpView::from(&proposal)))
 }
 
@@ -744,10 +746,43 @@ pub(super) async fn submit_topup(
         .submit_topup(id.clone(), bytes)
         .await
         .map_err(engine_error)?;
+    app.kick_outbox();
     Ok(json_with(
         StatusCode::OK,
         serde_json::json!({ "id": id, "txid": txid.to_string() }),
     ))
+}
+
+/// `POST /v1/topups/{id}/cancel {reason}`: closes the open proposal `id` as cancelled (the
+/// ledger's audit entry `topup.closed` records the reason), so another can be opened; its
+/// outbox files are removed. 404 unknown, 409 not open, 422 bad id or reason. The engine is
+/// not woken: it proposes again on its own schedule (see the README).
+pub(super) async fn cancel_topup(
+    State(app): State<App>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Result<Response, ApiError> {
+    topup_id(&id)?;
+    let reason = reason_of(&app, body).await?;
+    let ledger = app.ledger().clone();
+    let (lookup, r) = (id.clone(), reason.clone());
+    let closed = run_blocking(move || {
+        let Some(t) = ledger.topup(&lookup)? else {
+            return Err(mona_ledger::FloatError::UnknownTopUp(lookup));
+        };
+        if t.state != mona_ledger::TopUpState::Open {
+            return Err(mona_ledger::FloatError::TopUpNotOpen {
+                id: lookup,
+                state: t.state.as_str(),
+            });
+        }
+        ledger.close_topup(&lookup, &mona_ledger::TopUpClose::Cancelled { reason: r })
+    })
+    .await?
+    .map_err(float_error)?;
+    app.kick_outbox();
+    tracing::warn!(proposal = %closed.id, purpose = closed.purpose(), reason = %reason, "proposal cancelled by the operator");
+    Ok(json_with(StatusCode::OK, TopUpView::from(&closed)))
 }
 
 // ---- metrics, health, fallbacks -------------------------------------------------------

@@ -12,6 +12,7 @@
 //! | `GET /v1/topups` | token | 200 `{proposals: [...]}` oldest first |
 //! | `GET /v1/topups/{id}/psbt` | token | 200, 404 |
 //! | `POST /v1/topups/{id}/signed {psbt}` | token | 200 (also a replay of the submitted tx), 404, 409, 422, 501 |
+//! | `POST /v1/topups/{id}/cancel {reason}` | token | 200 (the proposal, now cancelled), 404, 409 (not open), 422 |
 //! | `POST /v1/freeze {reason}`, `POST /v1/unfreeze {reason}` | token | 200, 422 |
 //! | `GET /metrics` | token | 200 Prometheus text |
 //! | `GET /healthz` | public | 200 |
@@ -42,7 +43,7 @@ use mona::{Address, Network};
 use mona_ledger::Ledger;
 use mona_wallet::WatchOnlyAccount;
 use tokio::net::TcpListener;
-use tokio::sync::{Mutex, Semaphore};
+use tokio::sync::{Mutex, Notify, Semaphore};
 
 pub use error::ApiError;
 pub use views::{AddressView, ProposalSummaryView, TopUpView, VoucherCreatedView, WithdrawalView};
@@ -87,6 +88,7 @@ struct AppInner {
     redeem_limiter: DefaultKeyedRateLimiter<IpAddr>,
     admission: Arc<Semaphore>,
     running: Arc<Semaphore>,
+    outbox_kick: Arc<Notify>,
 }
 
 /// Why the app could not be built.
@@ -126,6 +128,7 @@ impl App {
         Ok(App(Arc::new(AppInner {
             admission: Arc::new(Semaphore::new(api.max_in_flight + api.max_queue)),
             running: Arc::new(Semaphore::new(api.max_in_flight)),
+            outbox_kick: Arc::new(Notify::new()),
             redeem_limiter: RateLimiter::keyed(quota),
             next_address: Mutex::new(next),
             config: parts.config,
@@ -156,6 +159,15 @@ impl App {
     /// The engine.
     pub fn engine(&self) -> &Arc<dyn Engine> {
         &self.0.engine
+    }
+    /// Notified when a proposal is opened, submitted or cancelled through the API (the
+    /// daemon's outbox task listens: see [`crate::outbox::spawn`]).
+    pub fn outbox_kick(&self) -> Arc<Notify> {
+        Arc::clone(&self.0.outbox_kick)
+    }
+    /// Asks the outbox task to bring the outbox in line with the ledger now.
+    pub(crate) fn kick_outbox(&self) {
+        self.0.outbox_kick.notify_one();
     }
     /// The hot account (public).
     pub fn hot_account(&self) -> &WatchOnlyAccount {
@@ -205,6 +217,7 @@ impl App {
             )
             .route("/v1/topups/{id}/psbt", get(handlers::topup_psbt))
             .route("/v1/topups/{id}/signed", post(handlers::submit_topup))
+            .route("/v1/topups/{id}/cancel", post(handlers::cancel_topup))
             .route("/v1/freeze", post(handlers::freeze))
             .route("/v1/unfreeze", post(handlers::unfreeze))
             .route("/metrics", get(handlers::metrics))

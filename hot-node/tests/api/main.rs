@@ -6,6 +6,7 @@ mod common;
 
 mod auth_limits;
 mod bad_input;
+mod cancel;
 mod idempotency;
 mod proposals;
 mod store_backpressure;

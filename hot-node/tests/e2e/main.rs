@@ -7,6 +7,7 @@ mod demo;
 mod duplicates;
 mod float;
 mod monappy;
+mod outbox;
 mod reorg_dust;
 mod support;
 mod wiring;
