@@ -220,21 +220,7 @@ impl SqliteLedger {
         E: From<StoreError> + Send + 'static,
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
     {
-        let (job, pending) = make_job(f);
-        let sender = self.inner.sender.lock().ok().and_then(|s| s.clone());
-        if let Some(s) = sender {
-            match s.try_send(job) {
-                Ok(()) => {}
-                Err(TrySendError::Full(_)) => {
-                    return ready(Err(StoreError::Busy {
-                        queue_depth: self.inner.opts.queue_depth.max(1),
-                    }
-                    .into()))
-                }
-                Err(TrySendError::Disconnected(_)) => {}
-            }
-        }
-        pending
+        self.enqueue(f, false)
     }
 
     /// Test hook: occupies the writer thread until the returned guard is dropped (returns once
@@ -256,7 +242,19 @@ impl SqliteLedger {
     }
 
     /// Queues a write job; the answer arrives after the batch holding it has committed.
+    /// When the queue is full it waits for room (back-pressure on the engine's own writes).
     fn submit<T, E, F>(&self, f: F) -> Pending<T, E>
+    where
+        T: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
+    {
+        self.enqueue(f, true)
+    }
+
+    /// Queues `f` on the bounded write queue. Full queue: wait for room (`wait_when_full`) or
+    /// answer [`StoreError::Busy`] without queueing.
+    fn enqueue<T, E, F>(&self, f: F, wait_when_full: bool) -> Pending<T, E>
     where
         T: Send + 'static,
         E: From<StoreError> + Send + 'static,
@@ -265,11 +263,16 @@ impl SqliteLedger {
         let (job, pending) = make_job(f);
         let sender = self.inner.sender.lock().ok().and_then(|s| s.clone());
         if let Some(s) = sender {
-            // Bounded queue: try first, then block (back-pressure) if the writer is behind.
             match s.try_send(job) {
                 Ok(()) => {}
-                Err(TrySendError::Full(job)) => {
+                Err(TrySendError::Full(job)) if wait_when_full => {
                     let _ = s.send(job);
+                }
+                Err(TrySendError::Full(_)) => {
+                    return ready(Err(StoreError::Busy {
+                        queue_depth: self.inner.opts.queue_depth.max(1),
+                    }
+                    .into()))
                 }
                 Err(TrySendError::Disconnected(_)) => {}
             }
