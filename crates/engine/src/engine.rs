@@ -642,10 +642,16 @@ impl Core {
         let mut d = self.cfg.poll_interval;
         let batch_due = self.cfg.batch_interval.saturating_sub(last_batch.elapsed());
         d = d.min(batch_due.max(Duration::from_millis(1)));
+        // Only future deadlines shorten the sleep: one already past (its step failed or the
+        // tick stopped before it, e.g. frozen or the node down) waits for the next poll, never a
+        // busy loop against a struggling node.
         let rt = lock(&self.rt);
+        let now = Instant::now();
         let retry = rt.retries.values().map(|(t, _, _)| *t).min();
         for due in retry.into_iter().chain(rt.float_due) {
-            d = d.min(due.saturating_duration_since(Instant::now()));
+            if due > now {
+                d = d.min(due - now);
+            }
         }
         d.max(Duration::from_millis(1))
     }
@@ -1379,8 +1385,16 @@ impl Core {
             return Ok(false);
         }
         let max_payout = self.cfg.float.max_payout_wat;
-        let (large, small): (Vec<Withdrawal>, Vec<Withdrawal>) =
-            queued.into_iter().partition(|w| w.amount_wat > max_payout);
+        // A withdrawal that ever had a cold proposal may have a signed copy in treasury's
+        // hands: it is paid only by a cold transaction that conflicts with it, never hot.
+        let named = if queued.iter().any(|w| w.amount_wat <= max_payout) {
+            self.withdrawals_with_proposals().await?
+        } else {
+            HashSet::new()
+        };
+        let (large, small): (Vec<Withdrawal>, Vec<Withdrawal>) = queued
+            .into_iter()
+            .partition(|w| w.amount_wat > max_payout || named.contains(&w.id));
         lock(&self.rt).status.awaiting_cold = large.iter().map(|w| w.id.clone()).collect();
         if self.cfg.auto_cold_withdrawal {
             if let Some(oldest) = large.first() {
@@ -1844,6 +1858,67 @@ impl Core {
             .map_err(|e| EngineError::Busy(format!("ledger task failed: {e}")))
     }
 
+    /// Ids of the withdrawals any cold proposal (open, cancelled or submitted) has named.
+    async fn withdrawals_with_proposals(&self) -> Res<HashSet<String>> {
+        let proposals = self.db(|l| l.topup_proposals(usize::MAX)).await?;
+        Ok(proposals
+            .into_iter()
+            .filter_map(|p| p.withdrawal_id)
+            .collect())
+    }
+
+    /// The inputs a new proposal for withdrawal `id` must choose from so that it conflicts
+    /// with every earlier (cancelled) proposal for it: a signed copy of a cancelled proposal
+    /// may still be broadcast by whoever holds it, and both must never confirm. Each new
+    /// proposal spends only inputs of the latest earlier one, so the input sets nest and any
+    /// two proposals share an input. `None`: no earlier proposal can still confirm.
+    async fn inputs_to_conflict_with(
+        &self,
+        id: &str,
+    ) -> Result<Option<HashSet<OutPoint>>, EngineError> {
+        let busy = EngineError::Busy;
+        let proposals = self
+            .db(|l| l.topup_proposals(usize::MAX))
+            .await
+            .map_err(busy)?;
+        let Some(latest) = proposals
+            .iter()
+            .rev()
+            .find(|p| p.withdrawal_id.as_deref() == Some(id))
+        else {
+            return Ok(None);
+        };
+        let psbt = Psbt::deserialize(&latest.psbt).map_err(|e| {
+            EngineError::Busy(format!(
+                "stored proposal {} does not decode: {e}",
+                latest.id
+            ))
+        })?;
+        let inputs: Vec<OutPoint> = psbt
+            .unsigned_tx
+            .input
+            .iter()
+            .map(|i| i.previous_output)
+            .collect();
+        let ins = inputs.clone();
+        let coins = self
+            .db(move |l| {
+                ins.iter()
+                    .map(|op| l.coin(op))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .await
+            .map_err(busy)?;
+        // Spent in the chain by another transaction: that proposal can never confirm.
+        if coins
+            .iter()
+            .any(|c| c.as_ref().is_some_and(|c| c.spent_by.is_some()))
+        {
+            return Ok(None);
+        }
+        Ok(Some(inputs.into_iter().collect()))
+    }
+
     /// The open proposal paying withdrawal `id` from cold coins: the one already open for it,
     /// or a new one (built, its derivation indices persisted, stored with `open_topup`).
     async fn propose_cold_withdrawal(
@@ -1863,7 +1938,14 @@ impl Core {
                 w.state
             )));
         }
-        if w.amount_wat <= self.cfg.float.max_payout_wat {
+        let conflict_with = self.inputs_to_conflict_with(id).await?;
+        let had_proposal = conflict_with.is_some()
+            || self
+                .withdrawals_with_proposals()
+                .await
+                .map_err(busy)?
+                .contains(id);
+        if w.amount_wat <= self.cfg.float.max_payout_wat && !had_proposal {
             return Err(EngineError::Refused(format!(
                 "withdrawal {id:?} is not above max_payout: the hot wallet pays it"
             )));
@@ -1878,7 +1960,16 @@ impl Core {
                 open.purpose()
             )));
         }
-        let coins = self.cold_coins_with_prev().await?;
+        let mut coins = self.cold_coins_with_prev().await?;
+        if let Some(allowed) = &conflict_with {
+            coins.retain(|c| allowed.contains(&c.outpoint));
+            if coins.is_empty() {
+                return Err(EngineError::Refused(format!(
+                    "withdrawal {id:?}: a new proposal must spend an input of its cancelled \
+                     proposal (a signed copy may exist), and none of those coins is spendable now"
+                )));
+            }
+        }
         let tip = self.tip_height().await.map_err(EngineError::Busy)?;
         let fee_rate = self.fee_rate().await;
         let cold_change = self.next_index(Keychain::ColdInternal);

@@ -416,3 +416,79 @@ async fn a_stale_cold_proposal_is_cancelled() {
         .unwrap();
     engine.shutdown().await;
 }
+
+/// A cancelled cold proposal may have been signed, and whoever holds the signed copy can still
+/// broadcast it. So its withdrawal is never paid hot afterwards (even once `max_payout` is
+/// raised above it), and a new proposal only spends inputs of the cancelled one, so at most one
+/// of the two can ever confirm.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancelled_cold_proposal_is_never_paid_around() {
+    let rig = Rig::new().await;
+    rig.fund_cold(0, 6_000 * MONA);
+    rig.fund_hot(0, 6_000 * MONA);
+    rig.sim.mine(1);
+    let mut cfg = test_config(rig.dir.path());
+    cfg.auto_sweep = false;
+    let engine = rig.engine(cfg).await;
+    rig.withdraw("big", 2, 5_000 * MONA);
+    engine.wake();
+    wait_for("the automatic cold proposal", || {
+        rig.ledger.open_topup_proposal().unwrap().is_some()
+    })
+    .await;
+    let a = rig.ledger.open_topup_proposal().unwrap().unwrap();
+    let inputs = |p: &mona_ledger::TopUpProposal| -> Vec<OutPoint> {
+        Psbt::deserialize(&p.psbt)
+            .unwrap()
+            .unsigned_tx
+            .input
+            .iter()
+            .map(|i| i.previous_output)
+            .collect()
+    };
+    let a_inputs = inputs(&a);
+    engine.shutdown().await;
+    drop(engine);
+    // Treasury cancels A (it may have signed it), more cold coins arrive, and the operator
+    // raises max_payout above the withdrawal.
+    rig.ledger
+        .close_topup(
+            &a.id,
+            &mona_ledger::TopUpClose::Cancelled {
+                reason: "re-plan".into(),
+            },
+        )
+        .unwrap();
+    rig.fund_cold(1, 1_000 * MONA);
+    rig.sim.mine(1);
+    let mut cfg = test_config(rig.dir.path());
+    cfg.auto_sweep = false;
+    cfg.float.max_payout_wat = 10_000 * MONA;
+    cfg.float.max_daily_wat = 100_000 * MONA;
+    let engine = rig.engine(cfg).await;
+    engine.wake();
+    wait_for("a new cold proposal for the same withdrawal", || {
+        rig.ledger
+            .open_topup_proposal()
+            .unwrap()
+            .is_some_and(|p| p.id != a.id)
+    })
+    .await;
+    let b = rig.ledger.open_topup_proposal().unwrap().unwrap();
+    assert_eq!(b.withdrawal_id.as_deref(), Some("big"));
+    assert!(
+        inputs(&b).iter().all(|op| a_inputs.contains(op)),
+        "the new proposal spends only inputs of the cancelled one"
+    );
+    assert_eq!(
+        state_of(&rig.ledger, "big"),
+        PayoutState::Requested,
+        "never paid hot"
+    );
+    assert!(rig
+        .ledger
+        .payouts_in_states(&[PayoutState::Signed, PayoutState::Broadcast])
+        .unwrap()
+        .is_empty());
+    engine.shutdown().await;
+}
