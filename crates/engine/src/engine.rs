@@ -929,9 +929,10 @@ impl Core {
                     moved = true;
                 }
                 Ok(Ok(e)) => {
-                    // Committed after an earlier failure cannot happen (each block needs its
-                    // parent); keep the effects anyway.
+                    // Committed after an earlier failure (a block that raced ahead of its
+                    // parent and was retried): it is connected, so count it and keep its effects.
                     effects.extend(e);
+                    Metrics::inc(&self.metrics.blocks_connected);
                 }
                 Ok(Err(e)) => {
                     failure.get_or_insert(format!("block_connected {h}: {e}"));
@@ -944,6 +945,7 @@ impl Core {
         if let Some(f) = failure {
             lock(&self.wallet).index.mark_incomplete();
             if f.contains("does not extend the stored tip") {
+                tracing::info!(failure = %f, "block commit raced the stored tip; syncing again");
                 // A reorg raced us; the next round disconnects first.
                 return Ok((true, effects));
             }
