@@ -1873,11 +1873,12 @@ impl Core {
     /// with every earlier (cancelled) proposal for it: a signed copy of a cancelled proposal
     /// may still be broadcast by whoever holds it, and both must never confirm. Each new
     /// proposal spends only inputs of the latest earlier one, so the input sets nest and any
-    /// two proposals share an input. `None`: no earlier proposal can still confirm.
+    /// two proposals share an input. Returns whether any proposal ever named `id`, and the
+    /// inputs (`None`: no earlier proposal can still confirm).
     async fn inputs_to_conflict_with(
         &self,
         id: &str,
-    ) -> Result<Option<HashSet<OutPoint>>, EngineError> {
+    ) -> Result<(bool, Option<HashSet<OutPoint>>), EngineError> {
         let busy = EngineError::Busy;
         let proposals = self
             .db(|l| l.topup_proposals(usize::MAX))
@@ -1888,7 +1889,7 @@ impl Core {
             .rev()
             .find(|p| p.withdrawal_id.as_deref() == Some(id))
         else {
-            return Ok(None);
+            return Ok((false, None));
         };
         let psbt = Psbt::deserialize(&latest.psbt).map_err(|e| {
             EngineError::Busy(format!(
@@ -1916,9 +1917,9 @@ impl Core {
             .iter()
             .any(|c| c.as_ref().is_some_and(|c| c.spent_by.is_some()))
         {
-            return Ok(None);
+            return Ok((true, None));
         }
-        Ok(Some(inputs.into_iter().collect()))
+        Ok((true, Some(inputs.into_iter().collect())))
     }
 
     /// The open proposal paying withdrawal `id` from cold coins: the one already open for it,
@@ -1940,13 +1941,7 @@ impl Core {
                 w.state
             )));
         }
-        let conflict_with = self.inputs_to_conflict_with(id).await?;
-        let had_proposal = conflict_with.is_some()
-            || self
-                .withdrawals_with_proposals()
-                .await
-                .map_err(busy)?
-                .contains(id);
+        let (had_proposal, conflict_with) = self.inputs_to_conflict_with(id).await?;
         if w.amount_wat <= self.cfg.float.max_payout_wat && !had_proposal {
             return Err(EngineError::Refused(format!(
                 "withdrawal {id:?} is not above max_payout: the hot wallet pays it"
